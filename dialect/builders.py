@@ -1,0 +1,150 @@
+"""Python builders for keir kernels: one `KernelBuilder` per kernel, dims checked as ops are added.
+
+Every op gets an MLIR location `formula:1:<column>` so later errors can point into the formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import DimensionError, FormulaError
+from .definition import context
+from .ops import OPS, DimRuleError
+from .reductions import REDUCTIONS
+
+CATEGORIES = {"i": 0, "j": 1, "p": 2}
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One declared kernel argument: category 0 (i-indexed), 1 (j-indexed) or 2 (parameter)."""
+
+    name: str
+    cat: int
+    dim: int
+
+
+def element_type(dtype: str):
+    from mlir import ir
+
+    if dtype not in DTYPES:
+        raise FormulaError(f"unsupported dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+    return ir.F32Type.get() if dtype == "float32" else ir.F64Type.get()
+
+
+def dim_of(value) -> int:
+    from mlir import ir
+
+    return ir.VectorType(value.type).shape[0]
+
+
+class KernelBuilder:
+    """Builds `func.func @name` holding a formula and its reduction; use as a context manager."""
+
+    def __init__(self, dtype: str, name: str = "keir_kernel", formula: str | None = None):
+        from mlir import ir
+        from mlir.dialects import func
+
+        self.formula = formula
+        self._ctx = context()
+        self._scope = [self._ctx, ir.Location.unknown(self._ctx)]
+        for s in self._scope:
+            s.__enter__()
+        self.elem = element_type(dtype)
+        self.module = ir.Module.create()
+        with ir.InsertionPoint(self.module.body):
+            self.func = func.FuncOp(name, ir.FunctionType.get([], []))
+        self.block = self.func.add_entry_block()
+        self._ip = ir.InsertionPoint(self.block)
+
+    def close(self) -> None:
+        for s in reversed(self._scope):
+            s.__exit__(None, None, None)
+        self._scope = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------ helpers
+    def _loc(self, column: int | None):
+        from mlir import ir
+
+        return ir.Location.file("formula", 1, (column or 0) + 1)
+
+    def _vec(self, dim: int):
+        from mlir import ir
+
+        return ir.VectorType.get([dim], self.elem)
+
+    def _create(self, mnemonic: str, operands, dim: int, attrs: dict, column):
+        from mlir import ir
+
+        op = ir.Operation.create(
+            f"keir.{mnemonic}",
+            results=[self._vec(dim)] if dim else [],
+            operands=list(operands),
+            attributes=attrs,
+            loc=self._loc(column),
+            ip=self._ip,
+        )
+        return op.result if dim else op
+
+    def _i64(self, v: int):
+        from mlir import ir
+
+        return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(v))
+
+    # ------------------------------------------------------------ leaves
+    def var(self, cat: int, pos: int, dim: int, column: int | None = None):
+        attrs = {"cat": self._i64(cat), "pos": self._i64(pos), "dim": self._i64(dim)}
+        return self._create("var", [], dim, attrs, column)
+
+    def intcst(self, n: int, column: int | None = None):
+        return self._create("intcst", [], 1, {"value": self._i64(n)}, column)
+
+    def cst(self, x: float, column: int | None = None):
+        from mlir import ir
+
+        return self._create("cst", [], 1, {"value": ir.FloatAttr.get_f64(float(x))}, column)
+
+    # ------------------------------------------------------------ operations
+    def op(self, name: str, operands, params: dict | None = None, column: int | None = None):
+        d = OPS[name]
+        params = params or {}
+        dims = [dim_of(v) for v in operands]
+        try:
+            out = d.dim(*dims, **params)
+        except DimRuleError as e:
+            raise DimensionError(
+                f"{name}: {e} (operand dims {dims})", self.formula, column
+            ) from None
+        attrs = {k: self._i64(v) for k, v in params.items()}
+        return self._create(d.mnemonic, operands, out, attrs, column)
+
+    def reduction(self, kind: str, operands, axis: int, column: int | None = None):
+        from mlir import ir
+
+        red = REDUCTIONS[kind]
+        try:
+            red.out_dim(dim_of(operands[0]))
+        except DimRuleError as e:
+            raise DimensionError(f"{kind} reduction: {e}", self.formula, column) from None
+        attrs = {"kind": ir.StringAttr.get(kind), "axis": self._i64(axis)}
+        return self._create("reduction", operands, 0, attrs, column)
+
+    def finish(self, args: list[ArgSpec]):
+        """Records the argument list, closes the function and verifies the module."""
+        from mlir import ir
+        from mlir.dialects import func
+
+        self.func.attributes["keir.arg_cats"] = ir.DenseI64ArrayAttr.get([a.cat for a in args])
+        self.func.attributes["keir.arg_dims"] = ir.DenseI64ArrayAttr.get([a.dim for a in args])
+        with self._ip:
+            func.ReturnOp([])
+        if not self.module.operation.verify():
+            raise FormulaError("internal error: the keir module does not verify")
+        return self.module

@@ -1,0 +1,238 @@
+"""Formula text + aliases -> a keir kernel module (one func.func ending in keir.reduction).
+
+The tree walk resolves names (aliases, inline Var/Vi/Vj/Pm, operations of keir.dialect.ops),
+checks arity and integer parameters, and lets the dialect builder check dimensions, so every
+error points at its place in the formula.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from lark import Token, Tree
+
+from ..dialect.builders import ArgSpec, KernelBuilder
+from ..dialect.ops import OPS
+from ..dialect.reductions import REDUCTIONS
+from ..errors import FormulaSyntaxError, NotSupportedError, UnknownOpError
+from . import names
+from .aliases import Alias, parse_aliases, var_from_call
+from .parser import parse
+
+_INFIX = {"add": "Add", "sub": "Subtract", "mul": "Mult", "div": "Divide"}
+_INT = re.compile(r"\d+$")
+
+
+@dataclass(frozen=True)
+class ReductionSpec:
+    kind: str  # a key of REDUCTIONS
+    axis: int  # Genred convention: 1 reduces over j
+
+
+def reduction_name(name: str, text: str, column: int) -> str:
+    """Genred's reduction_op (or X of X_Reduction) -> a keir reduction, with clear errors."""
+    if name in REDUCTIONS:
+        return name
+    if name in names.REDUCTIONS:
+        raise NotSupportedError(f"reduction {name} is not supported yet", text, column)
+    near = difflib.get_close_matches(name, names.REDUCTIONS, n=3)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    raise UnknownOpError(f"unknown reduction {name!r}{hint}", text, column)
+
+
+def _column(node) -> int:
+    if isinstance(node, Token):
+        return node.column - 1
+    meta = getattr(node, "meta", None)
+    return meta.column - 1 if meta is not None and not meta.empty else 0
+
+
+class _Walker:
+    def __init__(self, kb: KernelBuilder, text: str, aliases: list[Alias]):
+        self.kb, self.text = kb, text
+        self.by_name = {a.name: a for a in aliases}
+        self.args: dict[int, ArgSpec] = {}
+        self.values: dict[int, object] = {}
+        for a in aliases:
+            self._declare(a.pos, ArgSpec(a.name, a.cat, a.dim), 0)
+
+    def _declare(self, pos: int, spec: ArgSpec, column: int) -> None:
+        old = self.args.get(pos)
+        if old is not None and (old.cat, old.dim) != (spec.cat, spec.dim):
+            raise FormulaSyntaxError(
+                f"argument position {pos} is declared twice with different types "
+                f"(category {old.cat}, dim {old.dim} vs category {spec.cat}, dim {spec.dim})",
+                self.text,
+                column,
+            )
+        self.args.setdefault(pos, spec)
+
+    def _var(self, pos: int, column: int):
+        if pos not in self.values:
+            spec = self.args[pos]
+            self.values[pos] = self.kb.var(spec.cat, pos, spec.dim, column)
+        return self.values[pos]
+
+    def error(self, cls, message: str, node):
+        raise cls(message, self.text, _column(node))
+
+    # ------------------------------------------------------------ tree walk
+    def build(self, node):
+        if isinstance(node, Token):
+            return self.build(Tree("name", [node]))
+        kind = node.data
+        if kind in _INFIX:
+            a, b = (self.build(c) for c in node.children)
+            return self.kb.op(_INFIX[kind], [a, b], column=_column(node))
+        if kind == "neg":
+            return self.kb.op("Minus", [self.build(node.children[0])], column=_column(node))
+        if kind == "pow":
+            return self._pow(node)
+        if kind == "scalprod":
+            a, b = (self.build(c) for c in node.children)
+            return self.kb.op("Scalprod", [a, b], column=_column(node))
+        if kind == "number":
+            return self._number(node.children[0])
+        if kind == "name":
+            return self._name(node.children[0])
+        if kind == "call":
+            return self._call(node)
+        if kind == "formula":
+            return self.build(node.children[0])
+        self.error(FormulaSyntaxError, f"unexpected construct {kind}", node)
+
+    def _number(self, tok: Token):
+        text = str(tok)
+        if _INT.match(text):
+            return self.kb.intcst(int(text), _column(tok))
+        return self.kb.cst(float(text), _column(tok))
+
+    def _name(self, tok: Token):
+        alias = self.by_name.get(str(tok))
+        if alias is None:
+            known = list(self.by_name) + sorted(names.ALL_NAMES)
+            near = difflib.get_close_matches(str(tok), known, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            self.error(UnknownOpError, f"unknown variable {str(tok)!r}{hint}", tok)
+        return self._var(alias.pos, _column(tok))
+
+    def _pow(self, node):
+        base, exponent = node.children
+        n = self._int_literal(exponent)
+        if n is not None:
+            return self.kb.op("Pow", [self.build(base)], {"n": n}, column=_column(node))
+        return self.kb.op("Powf", [self.build(base), self.build(exponent)], column=_column(node))
+
+    def _int_literal(self, node) -> int | None:
+        """The value of an integer literal (possibly negated), else None."""
+        if isinstance(node, Tree) and node.data == "neg":
+            inner = self._int_literal(node.children[0])
+            return None if inner is None else -inner
+        if isinstance(node, Tree) and node.data == "number" and _INT.match(str(node.children[0])):
+            return int(str(node.children[0]))
+        return None
+
+    def _ints(self, name: str, args: list, node) -> list[int]:
+        values = [self._int_literal(a) for a in args]
+        if any(v is None for v in values):
+            self.error(FormulaSyntaxError, f"{name} expects integer literals as arguments", node)
+        return values
+
+    def _call(self, node):
+        tok, *args = node.children
+        name = str(tok)
+        if name in names.VARIABLES:
+            cat, pos, dim = var_from_call(
+                name, self._ints(name, args, node), -1, self.text, _column(node)
+            )
+            if pos < 0:
+                self.error(FormulaSyntaxError, f"{name} inside a formula needs a position", node)
+            self._declare(pos, ArgSpec(f"{name}({pos})", cat, dim), _column(node))
+            return self._var(pos, _column(node))
+        if name == "IntCst":
+            (n,) = (
+                self._ints(name, args, node) if len(args) == 1 else self._arity(name, 1, args, node)
+            )
+            return self.kb.intcst(n, _column(node))
+        if name in OPS:
+            return self._op(OPS[name], args, node)
+        if name.endswith(names.REDUCTION_SUFFIX) and name in names.ALL_NAMES:
+            self.error(
+                FormulaSyntaxError, f"{name} must be the outermost call of the formula", node
+            )
+        if name in names.ALL_NAMES:
+            self.error(NotSupportedError, f"operation {name} is not supported yet", node)
+        near = difflib.get_close_matches(name, sorted(names.ALL_NAMES), n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        self.error(UnknownOpError, f"unknown operation {name!r}{hint}", node)
+
+    def _arity(self, name: str, expected: int, args: list, node):
+        self.error(
+            FormulaSyntaxError, f"{name} takes {expected} argument(s), got {len(args)}", node
+        )
+
+    def _op(self, d, args: list, node):
+        if len(args) != d.arity + len(d.params):
+            self._arity(d.name, d.arity + len(d.params), args, node)
+        operands = [self.build(a) for a in args[: d.arity]]
+        params = dict(zip(d.params, self._ints(d.name, args[d.arity :], node)))
+        return self.kb.op(d.name, operands, params, column=_column(node))
+
+    def argspecs(self) -> list[ArgSpec]:
+        positions = sorted(self.args)
+        if positions != list(range(len(positions))):
+            raise FormulaSyntaxError(
+                f"argument positions must be 0..{len(positions) - 1} without gaps, got {positions}"
+            )
+        return [self.args[p] for p in positions]
+
+
+def split_reduction(tree: Tree, text: str):
+    """(inner formula tree, ReductionSpec, extra operand trees) if the formula is X_Reduction(...)."""
+    node = tree.children[0] if tree.data == "formula" else tree
+    if not (isinstance(node, Tree) and node.data == "call"):
+        return tree, None
+    tok, *args = node.children
+    name = str(tok)
+    if not name.endswith(names.REDUCTION_SUFFIX):
+        return tree, None
+    kind = reduction_name(name.removesuffix(names.REDUCTION_SUFFIX), text, _column(node))
+    if len(args) != 2:
+        raise FormulaSyntaxError(
+            f"{name} takes (formula, axis), got {len(args)} arguments", text, _column(node)
+        )
+    tag = args[1]
+    if not (isinstance(tag, Tree) and tag.data == "number" and str(tag.children[0]) in "01"):
+        raise FormulaSyntaxError(f"{name}: the axis must be 0 or 1", text, _column(node))
+    # In a formula the integer names the output's index: 0 -> indexed by i -> reduce over j.
+    return args[0], ReductionSpec(kind, 1 - int(str(tag.children[0])))
+
+
+def build_kernel(
+    formula: str,
+    aliases,
+    dtype: str = "float32",
+    reduction: ReductionSpec | None = None,
+    name: str = "keir_kernel",
+):
+    """Builds the keir module of `formula`; returns (module, argument specs)."""
+    tree = parse(formula)
+    inner, inline = split_reduction(tree, formula)
+    if inline is not None and reduction is not None:
+        raise FormulaSyntaxError(
+            "the formula already contains a reduction; do not pass reduction_op as well", formula, 0
+        )
+    reduction = reduction or inline
+    if reduction is None:
+        raise FormulaSyntaxError(
+            "no reduction: write e.g. Sum_Reduction(f, 0) or pass reduction_op", formula, 0
+        )
+    with KernelBuilder(dtype, name=name, formula=formula) as kb:
+        walker = _Walker(kb, formula, parse_aliases(aliases))
+        value = walker.build(inner)
+        kb.reduction(reduction.kind, [value], reduction.axis, column=0)
+        args = walker.argspecs()
+        module = kb.finish(args)
+    return module, args

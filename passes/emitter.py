@@ -1,0 +1,80 @@
+"""Lane arithmetic for lowering rules: one object that emits arith/math ops of one float type.
+
+Op and reduction rules in keir.dialect call only these methods, so the same rule lowers to
+scalar lanes (one (i, j) pair per lane) or, later, to vector lanes (many j per lane) by
+changing the lane type here.
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import arith, math
+
+_PRED = arith.CmpFPredicate
+
+
+class LaneEmitter:
+    """Emits at the current insertion point; `lane_type` is f32, f64 or a vector of them."""
+
+    def __init__(self, lane_type: ir.Type):
+        self.type = lane_type
+
+    # ------------------------------------------------------------ constants and conversions
+    def const(self, x: float) -> ir.Value:
+        elem = self.type.element_type if isinstance(self.type, ir.VectorType) else self.type
+        attr = ir.FloatAttr.get(elem, float(x))
+        if isinstance(self.type, ir.VectorType):
+            attr = ir.DenseElementsAttr.get_splat(self.type, attr)
+        return arith.constant(self.type, attr)
+
+    def index_to_lane(self, index: ir.Value) -> ir.Value:
+        i64 = arith.index_cast(ir.IntegerType.get_signless(64), index)
+        return arith.sitofp(self.type, i64)
+
+    # ------------------------------------------------------------ arithmetic
+    def add(self, a, b):
+        return arith.addf(a, b)
+
+    def sub(self, a, b):
+        return arith.subf(a, b)
+
+    def mul(self, a, b):
+        return arith.mulf(a, b)
+
+    def div(self, a, b):
+        return arith.divf(a, b)
+
+    def neg(self, a):
+        return arith.negf(a)
+
+    # ------------------------------------------------------------ elementary functions
+    def exp(self, a):
+        return math.exp(a)
+
+    def log(self, a):
+        return math.log(a)
+
+    def sqrt(self, a):
+        return math.sqrt(a)
+
+    def rsqrt(self, a):
+        return math.rsqrt(a)
+
+    def abs(self, a):
+        return math.absf(a)
+
+    # ------------------------------------------------------------ comparisons and selection
+    def _cmp(self, pred, a, b):
+        return arith.cmpf(pred, a, b)
+
+    def gt(self, a, b):
+        return self._cmp(_PRED.OGT, a, b)
+
+    def lt(self, a, b):
+        return self._cmp(_PRED.OLT, a, b)
+
+    def eq(self, a, b):
+        return self._cmp(_PRED.OEQ, a, b)
+
+    def select(self, cond, a, b):
+        return arith.select(cond, a, b)

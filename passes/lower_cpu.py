@@ -1,0 +1,121 @@
+"""keir-lower-cpu: each keir kernel becomes a parallel loop nest over scalar lanes.
+
+    func @k(args: memref<?xT>..., out: memref<?xT>, M: index, N: index)
+      scf.parallel r in [0, rows)            # output rows, one OpenMP work item each
+        load the row's variables and the parameters
+        state = init
+        scf.for c in [0, reduced) iter_args(state)
+          load the column's variables, evaluate the formula, state = update(state, F, c)
+        out[r, :] = finalize(state)
+
+Arrays are flat, C-contiguous, row r of a dim-D variable at [r*D, r*D + D). The formula is
+evaluated with the op rules of keir.dialect.ops through a `LaneEmitter`; the online combine is
+the reduction's init/update/finalize from keir.dialect.reductions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mlir import ir
+from mlir.dialects import arith, func, memref, scf
+
+from ..dialect.kernel import (
+    find_reduction,
+    kernel_funcs,
+    float_attr,
+    formula_ops,
+    int_attr,
+    signature,
+)
+from ..dialect.ops import OPS
+from ..dialect.reductions import REDUCTIONS
+from .emitter import LaneEmitter
+
+NAME = "keir-lower-cpu"
+DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"
+
+_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
+
+
+def run(module: ir.Module) -> None:
+    """Replaces every keir kernel function of `module` by its loop-nest implementation."""
+    for old in kernel_funcs(module):
+        with ir.InsertionPoint(old), old.location:
+            _lower_kernel(old)
+        old.erase()
+
+
+def _index(v: int) -> ir.Value:
+    return arith.constant(ir.IndexType.get(), v)
+
+
+def _row_offset(row: ir.Value, dim: int, k: int) -> ir.Value:
+    return arith.addi(arith.muli(row, _index(dim)), _index(k))
+
+
+def _load_row(array: ir.Value, row: ir.Value | None, dim: int) -> list:
+    """The `dim` lanes of a variable at `row` (a parameter has no row)."""
+    return [
+        memref.load(array, [_index(k) if row is None else _row_offset(row, dim, k)])
+        for k in range(dim)
+    ]
+
+
+def _lower_kernel(old) -> None:
+    sig = signature(old)
+    elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
+    buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], elem)
+    index = ir.IndexType.get()
+    n_args = len(sig.arg_cats)
+    ftype = ir.FunctionType.get([buf] * (n_args + 1) + [index, index], [])
+    new = func.FuncOp(sig.name, ftype)
+    new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(sig.to_json()))
+    entry = new.add_entry_block()
+    arrays, out = list(entry.arguments[:n_args]), entry.arguments[n_args]
+    sizes = {0: entry.arguments[n_args + 1], 1: entry.arguments[n_args + 2]}
+    e = LaneEmitter(elem)
+    red = REDUCTIONS[sig.reduction]
+    with ir.InsertionPoint(entry):
+        par = scf.ParallelOp([], [_index(0)], [sizes[sig.out_cat]], [_index(1)], [])
+        func.ReturnOp([])
+    body = par.region.blocks.append(index)
+    row = body.arguments[0]
+    outer_ip = ir.InsertionPoint(body)
+    with outer_ip:
+        outer_cat = sig.out_cat
+        state = red.init(e, sig.formula_dim)
+        loop = scf.ForOp(_index(0), sizes[1 - outer_cat], _index(1), state)
+        out_lanes = red.finalize(e, list(loop.results))
+        for k, lane in enumerate(out_lanes):
+            memref.store(lane, out, [_row_offset(row, sig.out_dim, k)])
+        scf.ReduceOp([], 0)
+    with ir.InsertionPoint(loop.body):
+        col = loop.induction_variable
+        env = _evaluate(old, e, arrays, outer_cat, row, col, ir.InsertionPoint(loop), elem)
+        f = env[find_reduction(old).operands[0]]
+        new_state = red.update(e, list(loop.inner_iter_args), f, e.index_to_lane(col))
+        scf.YieldOp(new_state)
+
+
+def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:
+    """Emits the formula; loads of row variables and parameters go before the inner loop."""
+    env = {}
+    for op in formula_ops(old):
+        kind = op.name.removeprefix("keir.")
+        if kind == "var":
+            cat, pos, dim = (int_attr(op, a) for a in ("cat", "pos", "dim"))
+            if cat == 1 - outer_cat:
+                env[op.result] = _load_row(arrays[pos], col, dim)
+            else:
+                with outer_ip:
+                    env[op.result] = _load_row(arrays[pos], row if cat != 2 else None, dim)
+        elif kind == "intcst":
+            env[op.result] = [e.const(int_attr(op, "value"))]
+        elif kind == "cst":
+            env[op.result] = [e.const(float_attr(op, "value"))]
+        else:
+            d = _BY_MNEMONIC[kind]
+            params = {p: int_attr(op, p) for p in d.params}
+            env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
+    return env

@@ -1,0 +1,80 @@
+"""Calls a compiled kernel on numpy arrays through ctypes (numpy only: no MLIR needed).
+
+The native ABI is fixed by keir.dialect.signature: each array expands to the five fields of a
+rank-1 memref descriptor, then M and N. The launcher validates and converts the arrays first, so
+the native code never sees a wrong shape.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ..dialect.signature import CAT_NAMES, Signature
+from ..errors import ArgumentError
+
+_MEMREF = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
+
+
+class Kernel:
+    """A loaded native kernel: call it with the declared arguments in order."""
+
+    def __init__(self, library: ctypes.CDLL, sig: Signature, names: list[str] | None = None):
+        self.sig = sig
+        self.names = names or [f"argument {k}" for k in range(len(sig.arg_cats))]
+        self._fn = getattr(library, sig.name)
+        self._fn.restype = None
+        self._fn.argtypes = _MEMREF * (len(sig.arg_cats) + 1) + [ctypes.c_int64] * 2
+        self._library = library  # keeps the shared object mapped
+
+    def prepare(self, args) -> tuple[list[np.ndarray], int, int]:
+        """Checks count, dims and sizes; returns C-contiguous arrays of the kernel dtype, M, N."""
+        sig = self.sig
+        if len(args) != len(sig.arg_cats):
+            raise ArgumentError(f"expected {len(sig.arg_cats)} arrays, got {len(args)}")
+        dtype = np.dtype(sig.dtype)
+        arrays, sizes = [], {0: None, 1: None}
+        for name, cat, dim, a in zip(self.names, sig.arg_cats, sig.arg_dims, args):
+            a = _as_2d(name, a, cat, dtype)
+            if a.shape[1] != dim:
+                raise ArgumentError(
+                    f"{name}: expected inner dimension {dim} ({CAT_NAMES[cat]} variable), "
+                    f"got an array of shape {a.shape}"
+                )
+            if cat in sizes:
+                if sizes[cat] is not None and sizes[cat][1] != a.shape[0]:
+                    raise ArgumentError(
+                        f"{name}: has {a.shape[0]} rows but {sizes[cat][0]} has {sizes[cat][1]};"
+                        f" all {CAT_NAMES[cat]}-indexed arrays must have the same number of rows"
+                    )
+                sizes[cat] = (name, a.shape[0])
+            arrays.append(a)
+        M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
+        return arrays, M, N
+
+    def __call__(self, *args) -> np.ndarray:
+        arrays, M, N = self.prepare(args)
+        rows = M if self.sig.out_cat == 0 else N
+        out = np.empty((rows, self.sig.out_dim), dtype=self.sig.dtype)
+        self._fn(*(f for a in arrays + [out] for f in _memref(a)), M, N)
+        return out
+
+
+def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != dtype and not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ArgumentError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if cat == 2:
+        return a.reshape(1, -1)
+    if a.ndim == 1:
+        return a.reshape(-1, 1)
+    if a.ndim != 2:
+        raise ArgumentError(f"{name}: expected a 2-D array (rows, dim), got shape {a.shape}")
+    return a
+
+
+def _memref(a: np.ndarray):
+    ptr = a.ctypes.data
+    return ptr, ptr, 0, a.size, 1
