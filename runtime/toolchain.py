@@ -29,6 +29,10 @@ def llc() -> str:
     return str(llvm_bin() / "llc")
 
 
+def opt() -> str:
+    return str(llvm_bin() / "opt")
+
+
 @functools.cache
 def cc() -> str:
     for name in (os.environ.get("CC"), "cc", "gcc", "clang"):

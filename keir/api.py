@@ -1,0 +1,121 @@
+"""The user-facing API: pykeops-compatible `Genred` and RKeOps-style `keops_kernel`.
+
+Both build the keir IR of a formula once per dtype, compile it through keir.compiler (cached in
+memory and on disk) and call the native kernel on numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dialect.builders import DTYPES
+from .errors import ArgumentError, NotSupportedError
+from .frontend.formula import ReductionSpec, build_kernel, reduction_name
+from .frontend.parser import parse
+
+_BACKENDS = ("auto", "CPU")
+
+
+def _infer_dtype(args) -> str:
+    """pykeops takes the dtype of the first argument; keir takes the first float array's."""
+    for a in args:
+        dt = getattr(a, "dtype", None)
+        if dt is not None and dt.name in DTYPES:
+            return dt.name
+    return "float64"
+
+
+class _Compiled:
+    """A formula compiled lazily once per dtype (the shared part of Genred and keops_kernel)."""
+
+    def __init__(self, formula: str, aliases, reduction: ReductionSpec | None, dtype: str | None):
+        self.formula, self.aliases, self.reduction = formula, list(aliases), reduction
+        if dtype is not None and dtype not in DTYPES:
+            raise ArgumentError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.dtype = dtype
+        self._kernels = {}
+        # Build once now so that a bad formula fails at construction, not at the first call.
+        self.module(dtype or "float32")
+
+    def module(self, dtype: str):
+        return build_kernel(self.formula, self.aliases, dtype, self.reduction)
+
+    def kernel(self, dtype: str):
+        if dtype not in self._kernels:
+            from .compiler import compile_module
+
+            module, args = self.module(dtype)
+            self._kernels[dtype], _ = compile_module(module, [a.name for a in args])
+        return self._kernels[dtype]
+
+    def run(self, args, backend: str) -> np.ndarray:
+        if backend not in _BACKENDS:
+            raise NotSupportedError(
+                f"backend {backend!r} is not supported yet: use one of {', '.join(_BACKENDS)}"
+            )
+        return self.kernel(self.dtype or _infer_dtype(args))(*args)
+
+
+class Genred:
+    """pykeops.numpy.Genred: reduce `formula` over axis 0 (i) or 1 (j) with `reduction_op`.
+
+    `dtype` is optional, as in pykeops 2.x where it is deprecated: by default the kernel takes
+    the dtype of the first floating-point argument and converts the others to it.
+    """
+
+    def __init__(
+        self,
+        formula: str,
+        aliases,
+        reduction_op: str = "Sum",
+        axis: int = 0,
+        dtype: str | None = None,
+        opt_arg=None,
+        formula2: str | None = None,
+        cuda_type=None,
+        dtype_acc: str = "auto",
+        use_double_acc: bool = False,
+        sum_scheme: str = "auto",
+        enable_chunks: bool = True,
+        rec_multVar_highdim: bool = False,
+        use_fast_math: bool = True,
+    ):
+        if axis not in (0, 1):
+            raise ArgumentError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis}")
+        kind = reduction_name(reduction_op, reduction_op, 0)
+        if opt_arg is not None or formula2 is not None:
+            raise NotSupportedError(f"{reduction_op} with opt_arg or formula2 is not supported yet")
+        if use_double_acc or dtype_acc not in ("auto", dtype):
+            raise NotSupportedError("accumulation in another dtype is not supported yet")
+        self.formula, self.aliases, self.reduction_op, self.axis = formula, aliases, reduction_op, axis
+        self._compiled = _Compiled(formula, aliases, ReductionSpec(kind, axis), dtype)
+
+    def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
+        if ranges is not None:
+            raise NotSupportedError("block-sparse ranges are not supported yet")
+        result = self._compiled.run(args, backend)
+        if out is None:
+            return result
+        if out.shape != result.shape:
+            raise ArgumentError(f"out: expected shape {result.shape}, got {out.shape}")
+        out[...] = result
+        return out
+
+
+class KeopsKernel:
+    """The callable returned by `keops_kernel`: op([X, Y, ...]) as in RKeOps."""
+
+    def __init__(self, formula: str, args):
+        self.formula, self.args = formula, list(args)
+        parse(formula)  # a syntax error surfaces here with its caret
+        self._compiled = _Compiled(formula, self.args, None, None)
+
+    def __call__(self, arrays, backend: str = "auto") -> np.ndarray:
+        if not isinstance(arrays, (list, tuple)):
+            raise ArgumentError("keops_kernel operators take a list of arrays, in the order of args")
+        return self._compiled.run(list(arrays), backend)
+
+
+def keops_kernel(formula: str, args) -> KeopsKernel:
+    """RKeOps' keops_kernel: `formula` contains its reduction, e.g. Sum_Reduction(f, 0)."""
+    return KeopsKernel(formula, args)
