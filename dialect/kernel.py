@@ -31,8 +31,9 @@ def dtype_of(value) -> str:
 
 
 def kernel_funcs(module) -> list:
-    """The functions of `module` that end in a keir.reduction."""
-    return [f for f in operations(module.body) if f.name == "func.func" and find_reduction(f)]
+    """The functions of `module` (an ir.Module or a builtin.module op) ending in keir.reduction."""
+    body = module.body if hasattr(module, "body") else module.regions[0].blocks[0]
+    return [f for f in operations(body) if f.name == "func.func" and find_reduction(f)]
 
 
 def operations(block) -> list:

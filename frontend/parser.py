@@ -34,20 +34,23 @@ def parse(text: str, start: str = "formula") -> Tree:
         raise FormulaSyntaxError(f"invalid {start}: {e}", text, 0) from None
 
 
+def _at_end(e: UnexpectedInput) -> bool:
+    token = getattr(e, "token", None)
+    return isinstance(e, UnexpectedEOF) or (isinstance(token, Token) and token.type == "$END")
+
+
 def _column(e: UnexpectedInput, text: str) -> int:
-    if isinstance(e, UnexpectedEOF) or getattr(e, "pos_in_stream", None) is None:
+    if _at_end(e) or getattr(e, "pos_in_stream", None) is None:
         return len(text)
     return min(e.pos_in_stream, len(text))
 
 
 def _describe(e: UnexpectedInput, text: str) -> str:
-    if isinstance(e, UnexpectedEOF):
-        return "syntax error: the formula ends too early"
+    if _at_end(e):
+        return "syntax error: the text ends too early"
     if isinstance(e, UnexpectedCharacters):
         return f"syntax error: unexpected character {text[e.pos_in_stream]!r}"
     token = getattr(e, "token", None)
-    if isinstance(token, Token) and token.type == "$END":
-        return "syntax error: the formula ends too early"
     expected = sorted(getattr(e, "expected", ()) or ())
     shown = ", ".join(_PRETTY.get(t, t) for t in expected[:6])
     return f"syntax error: unexpected {token!s:.20}" + (f" (expected {shown})" if shown else "")

@@ -4,6 +4,7 @@
     keir run "Sum_Reduction(SqDist(x,y), 0)" --aliases "x=Vi(3)" "y=Vj(3)" -M 5000 -N 8000
     keir run FORMULA --aliases ... --data x=x.npy --data y=y.npy
     keir compile FORMULA --aliases ... --emit keir|loops|llvm|llvm-ir
+    keir opt FILE.mlir --pipeline "keir-lower-cpu,canonicalize"
 """
 
 from __future__ import annotations
@@ -97,6 +98,37 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def cmd_opt(args) -> int:
+    from .passes import pipeline  # noqa: F401  (registers keir's passes)
+    from .passes.registry import REGISTRY, run_pipeline
+
+    if args.list_passes:
+        for info in REGISTRY.values():
+            print(f"{info.name:20} {info.description}")
+        return 0
+    if not args.file:
+        raise KeirError("keir opt: give an .mlir file (or - for stdin)")
+    text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+    module = parse_module(text)
+    if args.pipeline:
+        run_pipeline(module, args.pipeline)
+    print(module)
+    return 0
+
+
+def parse_module(text: str):
+    """Parses MLIR text with the keir dialect loaded; diagnostics become a CompileError."""
+    from mlir import ir
+
+    from .dialect.definition import context
+    from .errors import CompileError
+
+    try:
+        return ir.Module.parse(text, context=context())
+    except Exception as e:
+        raise CompileError(f"cannot parse the input:\n{e}") from None
+
+
 def _common(p: argparse.ArgumentParser, formula_required: bool) -> None:
     p.add_argument("formula", nargs=None if formula_required else "?",
                    help="KeOps formula, e.g. 'Sum_Reduction(Exp(-SqDist(x,y)), 0)'")
@@ -122,6 +154,11 @@ def parser() -> argparse.ArgumentParser:
     _common(comp, formula_required=True)
     comp.add_argument("--emit", default="keir", choices=("keir", "loops", "llvm", "llvm-ir"))
     comp.set_defaults(func=cmd_compile)
+    opt = sub.add_parser("opt", help="run a pass pipeline over an .mlir file (like mlir-opt)")
+    opt.add_argument("file", nargs="?", help="input .mlir file, - for stdin")
+    opt.add_argument("--pipeline", help='comma-separated passes, e.g. "keir-lower-cpu,cse"')
+    opt.add_argument("--list-passes", action="store_true", help="list keir's passes")
+    opt.set_defaults(func=cmd_opt)
     return top
 
 

@@ -20,6 +20,7 @@ import json
 from mlir import ir
 from mlir.dialects import arith, func, memref, scf
 
+from ..dialect.check import check_module
 from ..dialect.kernel import (
     find_reduction,
     kernel_funcs,
@@ -38,9 +39,10 @@ DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequen
 _BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
 
-def run(module: ir.Module) -> None:
-    """Replaces every keir kernel function of `module` by its loop-nest implementation."""
-    for old in kernel_funcs(module):
+def run_on(module_op) -> None:
+    """Replaces every keir kernel function of the module by its loop-nest implementation."""
+    check_module(module_op)
+    for old in kernel_funcs(module_op):
         with ir.InsertionPoint(old), old.location:
             _lower_kernel(old)
         old.erase()

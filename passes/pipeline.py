@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from ..errors import CompileError
 from . import lower_cpu
+from .registry import register, run_pipeline
+
+register(lower_cpu.NAME, lower_cpu.DESCRIPTION, lower_cpu.run_on)
+
+KEIR_TO_LOOPS = (lower_cpu.NAME, "canonicalize", "cse")
 
 # convert-scf-to-openmp wraps each parallel body in memref.alloca_scope, whose region must stay
 # one block: finalize-memref-to-llvm lowers it before convert-scf-to-cf splits the loops.
@@ -29,28 +34,14 @@ UPSTREAM_CPU = (
 STAGES = ("keir", "loops", "llvm")
 
 
-def run_upstream(module, passes) -> None:
-    from mlir.passmanager import PassManager
-
-    pipeline = "builtin.module(" + ",".join(passes) + ")"
-    try:
-        with module.context:
-            PassManager.parse(pipeline).run(module.operation)
-    except Exception as e:  # MLIR reports diagnostics as a generic exception text
-        raise CompileError(f"MLIR pipeline {pipeline} failed:\n{e}") from None
-
-
 def lower(module, stop: str = "llvm"):
     """Lowers `module` in place up to stage `stop` and returns it."""
     if stop not in STAGES:
         raise CompileError(f"unknown stage {stop!r}: expected one of {', '.join(STAGES)}")
     if stop == "keir":
         return module
-    with module.context, module.operation.location:
-        lower_cpu.run(module)
-    if not module.operation.verify():
-        raise CompileError("keir-lower-cpu produced IR that does not verify")
+    run_pipeline(module, KEIR_TO_LOOPS)
     if stop == "loops":
         return module
-    run_upstream(module, UPSTREAM_CPU)
+    run_pipeline(module, UPSTREAM_CPU)
     return module

@@ -1,0 +1,95 @@
+"""The disk cache (reuse across processes, atomic files) and the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from keir.cli import main
+from keir.runtime import cache
+
+SMALL_RUN = ["run", "Sum_Reduction(SqDist(x, y) * b, 1)", "--aliases", "x = Vi(2)",
+             "y = Vj(2)", "b = Vi(1)", "-M", "300", "-N", "200"]
+
+
+def _keir(args, env):
+    return subprocess.run([sys.executable, "-m", "keir", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_second_process_reuses_the_compiled_kernel(tmp_path):
+    env = dict(os.environ, KEIR_CACHE_DIR=str(tmp_path))
+    first = _keir(SMALL_RUN, env)
+    assert first.returncode == 0, first.stderr
+    assert "(compiled)" in first.stdout
+    sos = sorted(tmp_path.glob("*.so"))
+    assert len(sos) == 1
+    mtime = sos[0].stat().st_mtime_ns
+    second = _keir(SMALL_RUN, env)
+    assert second.returncode == 0, second.stderr
+    assert "(disk cache hit)" in second.stdout
+    assert sorted(tmp_path.glob("*.so")) == sos and sos[0].stat().st_mtime_ns == mtime
+    checksum = [line for line in first.stdout.splitlines() if line.startswith("checksum")]
+    assert checksum == [line for line in second.stdout.splitlines() if line.startswith("checksum")]
+
+
+def test_cache_entry_metadata_and_no_leftovers(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEIR_CACHE_DIR", str(tmp_path / "fresh"))
+    assert main(SMALL_RUN) == 0
+    folder = tmp_path / "fresh"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    (meta,) = folder.glob("*.json")
+    data = json.loads(meta.read_text())
+    assert data["signature"]["reduction"] == "Sum" and data["signature"]["axis"] == 0
+    assert not list(folder.glob(".*")), "temporary files must not survive a build"
+
+
+def test_cache_key_depends_on_ir_dtype_and_target():
+    keys = {
+        cache.cache_key("a", "float32", "znver5"),
+        cache.cache_key("b", "float32", "znver5"),
+        cache.cache_key("a", "float64", "znver5"),
+        cache.cache_key("a", "float32", "skylake"),
+    }
+    assert len(keys) == 4
+
+
+def test_run_with_npy_inputs(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    x, y = rng.random((20, 2)), rng.random((30, 2))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "out.npy"
+    code = main(["run", "Min_Reduction(SqDist(x, y), 0)", "--aliases", "x = Vi(2)", "y = Vj(2)",
+                 "--dtype", "float64", "--data", f"x={tmp_path / 'x.npy'}",
+                 "--data", f"y={tmp_path / 'y.npy'}", "-o", str(out)])
+    assert code == 0
+    expected = ((x[:, None] - y[None]) ** 2).sum(-1).min(1, keepdims=True)
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-12)
+    assert "M = 20  N = 30" in capsys.readouterr().out
+
+
+def test_compile_emits_each_stage(capsys):
+    formula = ["Sum_Reduction(Exp(-SqDist(x, y)), 0)", "--aliases", "x = Vi(3)", "y = Vj(3)"]
+    expected = {
+        "keir": ['"keir.sqdist"', '"keir.reduction"'],
+        "loops": ["scf.parallel", "scf.for", "math.exp"],
+        "llvm": ["llvm.func @keir_kernel", "omp.parallel", "omp.wsloop"],
+        "llvm-ir": ["define void @keir_kernel", "@llvm.exp.f32", "__kmpc_fork_call"],
+    }
+    for emit, needles in expected.items():
+        assert main(["compile", *formula, "--emit", emit]) == 0
+        text = capsys.readouterr().out
+        for needle in needles:
+            assert needle in text, (emit, needle)
+
+
+def test_cli_reports_errors_without_a_traceback(capsys):
+    assert main(["compile", "Sum_Reduction(Exp(x + y), 0)", "--aliases", "x=Vi(3)", "y=Vj(2)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keir: error: Add: dimensions 3 and 2")
+    assert "Traceback" not in err
