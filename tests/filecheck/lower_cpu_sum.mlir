@@ -18,7 +18,7 @@ module {
 
 // CHECK-LABEL: func.func @gauss(
 // CHECK-SAME:    %[[X:.*]]: memref<?xf32>, %[[Y:.*]]: memref<?xf32>, %[[B:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?xf32>, %[[M:.*]]: index, %[[N:.*]]: index)
-// CHECK-NOT:     keir.
+// CHECK-NOT:     "keir.
 // CHECK-DAG:     %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK:         scf.parallel (%[[I:.*]]) = (%{{.*}}) to (%[[M]])
 // CHECK:           memref.load %[[X]]
