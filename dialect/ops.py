@@ -11,8 +11,8 @@ dimension in element-wise operations, as in KeOps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -10,8 +10,8 @@ lanes all have the kernel's float type (an index is stored as a float, as pykeop
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -32,7 +32,7 @@ class Signature:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Signature":
+    def from_json(cls, data: dict) -> Signature:
         data = dict(data)
         data["arg_cats"] = tuple(data["arg_cats"])
         data["arg_dims"] = tuple(data["arg_dims"])

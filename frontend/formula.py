@@ -190,7 +190,7 @@ class _Walker:
 
 
 def split_reduction(tree: Tree, text: str):
-    """(inner formula tree, ReductionSpec, extra operand trees) if the formula is X_Reduction(...)."""
+    """(inner formula tree, ReductionSpec) if the formula is X_Reduction(...), else (tree, None)."""
     node = tree.children[0] if tree.data == "formula" else tree
     if not (isinstance(node, Tree) and node.data == "call"):
         return tree, None

@@ -25,6 +25,22 @@ def _infer_dtype(args) -> str:
     return "float64"
 
 
+# Index reductions return exact integers as int64, as pykeops does; a float32 index is exact
+# only below 2**24, so (like pykeops) larger reductions must use float64.
+_INDEX_REDUCTIONS = ("ArgMin", "ArgMax", "Min_ArgMin", "Max_ArgMax")
+_FLOAT32_INDEX_LIMIT = 16_000_000
+
+
+def postprocess(kind: str, out: np.ndarray):
+    """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`."""
+    if kind in ("ArgMin", "ArgMax"):
+        return out.astype(np.int64)
+    if kind in ("Min_ArgMin", "Max_ArgMax"):
+        d = out.shape[-1] // 2
+        return out[:, :d], out[:, d:].astype(np.int64)
+    return out
+
+
 class _Compiled:
     """A formula compiled lazily once per dtype (the shared part of Genred and keops_kernel)."""
 
@@ -53,7 +69,17 @@ class _Compiled:
             raise NotSupportedError(
                 f"backend {backend!r} is not supported yet: use one of {', '.join(_BACKENDS)}"
             )
-        return self.kernel(self.dtype or _infer_dtype(args))(*args)
+        kernel = self.kernel(self.dtype or _infer_dtype(args))
+        sig = kernel.sig
+        arrays, M, N = kernel.prepare(args)
+        reduced = N if sig.axis == 1 else M
+        if sig.reduction in _INDEX_REDUCTIONS and sig.dtype == "float32":
+            if reduced > _FLOAT32_INDEX_LIMIT:
+                raise ArgumentError(
+                    f"{sig.reduction} over more than {_FLOAT32_INDEX_LIMIT:,} rows needs float64: "
+                    "float32 cannot represent larger indices exactly"
+                )
+        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N))
 
 
 class Genred:
@@ -87,7 +113,12 @@ class Genred:
             raise NotSupportedError(f"{reduction_op} with opt_arg or formula2 is not supported yet")
         if use_double_acc or dtype_acc not in ("auto", dtype):
             raise NotSupportedError("accumulation in another dtype is not supported yet")
-        self.formula, self.aliases, self.reduction_op, self.axis = formula, aliases, reduction_op, axis
+        self.formula, self.aliases, self.reduction_op, self.axis = (
+            formula,
+            aliases,
+            reduction_op,
+            axis,
+        )
         self._compiled = _Compiled(formula, aliases, ReductionSpec(kind, axis), dtype)
 
     def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
@@ -96,6 +127,10 @@ class Genred:
         result = self._compiled.run(args, backend)
         if out is None:
             return result
+        if isinstance(result, tuple):
+            raise ArgumentError(
+                f"out= is not available for {self.reduction_op}: it returns two arrays"
+            )
         if out.shape != result.shape:
             raise ArgumentError(f"out: expected shape {result.shape}, got {out.shape}")
         out[...] = result
@@ -112,7 +147,9 @@ class KeopsKernel:
 
     def __call__(self, arrays, backend: str = "auto") -> np.ndarray:
         if not isinstance(arrays, (list, tuple)):
-            raise ArgumentError("keops_kernel operators take a list of arrays, in the order of args")
+            raise ArgumentError(
+                "keops_kernel operators take a list of arrays, in the order of args"
+            )
         return self._compiled.run(list(arrays), backend)
 
 

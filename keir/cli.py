@@ -1,10 +1,10 @@
 """The `keir` command line: `keir run` (the main job) and `keir compile` (show the IR).
 
-    keir run                                   # Gaussian kernel sum, M = N = 100,000, D = 3
-    keir run "Sum_Reduction(SqDist(x,y), 0)" --aliases "x=Vi(3)" "y=Vj(3)" -M 5000 -N 8000
-    keir run FORMULA --aliases ... --data x=x.npy --data y=y.npy
-    keir compile FORMULA --aliases ... --emit keir|loops|llvm|llvm-ir
-    keir opt FILE.mlir --pipeline "keir-lower-cpu,canonicalize"
+keir run                                   # Gaussian kernel sum, M = N = 100,000, D = 3
+keir run "Sum_Reduction(SqDist(x,y), 0)" --aliases "x=Vi(3)" "y=Vj(3)" -M 5000 -N 8000
+keir run FORMULA --aliases ... --data x=x.npy --data y=y.npy
+keir compile FORMULA --aliases ... --emit keir|loops|llvm|llvm-ir
+keir opt FILE.mlir --pipeline "keir-lower-cpu,canonicalize"
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def cmd_run(args) -> int:
     module, _ = build_kernel(formula, aliases, args.dtype, _reduction(args))
     kernel, info = compile_module(module, [a.name for a in parse_aliases(aliases)])
     compile_s = time.perf_counter() - t0
-    inputs = _generated(parse_aliases(aliases), args.M, args.N, args.dtype, _parse_data(args.data), args.seed)
+    inputs = _generated(
+        parse_aliases(aliases), args.M, args.N, args.dtype, _parse_data(args.data), args.seed
+    )
     _, M, N = kernel.prepare(inputs)
     t1 = time.perf_counter()
     out = kernel(*inputs)
@@ -130,12 +132,20 @@ def parse_module(text: str):
 
 
 def _common(p: argparse.ArgumentParser, formula_required: bool) -> None:
-    p.add_argument("formula", nargs=None if formula_required else "?",
-                   help="KeOps formula, e.g. 'Sum_Reduction(Exp(-SqDist(x,y)), 0)'")
+    p.add_argument(
+        "formula",
+        nargs=None if formula_required else "?",
+        help="KeOps formula, e.g. 'Sum_Reduction(Exp(-SqDist(x,y)), 0)'",
+    )
     p.add_argument("--aliases", nargs="+", metavar="A", help='argument specs, e.g. "x = Vi(3)"')
     p.add_argument("--reduction", help="reduction (if the formula has none), e.g. Sum, ArgMin")
-    p.add_argument("--axis", type=int, default=1, choices=(0, 1),
-                   help="with --reduction: 1 reduces over j (default), 0 over i")
+    p.add_argument(
+        "--axis",
+        type=int,
+        default=1,
+        choices=(0, 1),
+        help="with --reduction: 1 reduces over j (default), 0 over i",
+    )
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
 
 

@@ -23,10 +23,10 @@ from mlir.dialects import arith, func, memref, scf
 from ..dialect.check import check_module
 from ..dialect.kernel import (
     find_reduction,
-    kernel_funcs,
     float_attr,
     formula_ops,
     int_attr,
+    kernel_funcs,
     signature,
 )
 from ..dialect.ops import OPS

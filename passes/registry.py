@@ -9,8 +9,8 @@ keir passes are handed to MLIR's pipeline parser unchanged (options in braces in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import CompileError, KeirError
 

@@ -54,7 +54,10 @@ class Kernel:
         return arrays, M, N
 
     def __call__(self, *args) -> np.ndarray:
-        arrays, M, N = self.prepare(args)
+        return self.run_prepared(*self.prepare(args))
+
+    def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> np.ndarray:
+        """Runs on the output of `prepare` (arrays already checked and converted)."""
         rows = M if self.sig.out_cat == 0 else N
         out = np.empty((rows, self.sig.out_dim), dtype=self.sig.dtype)
         self._fn(*(f for a in arrays + [out] for f in _memref(a)), M, N)

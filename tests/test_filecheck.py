@@ -27,6 +27,7 @@ def test_filecheck(path):
     produced = subprocess.run(run_line(path), capture_output=True, text=True, timeout=120)
     assert produced.returncode == 0, produced.stderr
     filecheck = Path(sys.executable).parent / "filecheck"
-    checked = subprocess.run([str(filecheck), str(path)], input=produced.stdout,
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [str(filecheck), str(path)], input=produced.stdout, capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr + "\n" + produced.stdout

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from keir.dialect.ops import OPS
+from keir.frontend import names
+from keir.frontend.aliases import parse_alias, parse_aliases
+from keir.frontend.formula import ReductionSpec, build_kernel, split_reduction
+from keir.frontend.parser import parse
 
 from keir import (
     DimensionError,
@@ -11,11 +16,6 @@ from keir import (
     NotSupportedError,
     UnknownOpError,
 )
-from keir.dialect.ops import OPS
-from keir.frontend import names
-from keir.frontend.aliases import parse_alias, parse_aliases
-from keir.frontend.formula import ReductionSpec, build_kernel, split_reduction
-from keir.frontend.parser import parse
 
 ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "s = Pm(1)"]
 SUM = ReductionSpec("Sum", 1)
@@ -169,7 +169,9 @@ def test_missing_reduction():
 @pytest.mark.parametrize("name", sorted(names.MATH_OPS))
 def test_every_keops_name_parses_and_is_known(name):
     """Every op of the KeOps language is recognised: it builds, or says 'not supported yet'."""
-    args = ", ".join(["x"] * (OPS[name].arity) + ["2"] * len(OPS[name].params)) if name in OPS else "x"
+    args = (
+        ", ".join(["x"] * (OPS[name].arity) + ["2"] * len(OPS[name].params)) if name in OPS else "x"
+    )
     try:
         build_kernel(f"{name}({args})", ALIASES, "float32", SUM)
     except NotSupportedError as e:

@@ -8,17 +8,28 @@ import subprocess
 import sys
 
 import numpy as np
-
-from keir.cli import main
 from keir.runtime import cache
 
-SMALL_RUN = ["run", "Sum_Reduction(SqDist(x, y) * b, 1)", "--aliases", "x = Vi(2)",
-             "y = Vj(2)", "b = Vi(1)", "-M", "300", "-N", "200"]
+from keir.cli import main
+
+SMALL_RUN = [
+    "run",
+    "Sum_Reduction(SqDist(x, y) * b, 1)",
+    "--aliases",
+    "x = Vi(2)",
+    "y = Vj(2)",
+    "b = Vi(1)",
+    "-M",
+    "300",
+    "-N",
+    "200",
+]
 
 
 def _keir(args, env):
-    return subprocess.run([sys.executable, "-m", "keir", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "keir", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_second_process_reuses_the_compiled_kernel(tmp_path):
@@ -64,9 +75,23 @@ def test_run_with_npy_inputs(tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
     out = tmp_path / "out.npy"
-    code = main(["run", "Min_Reduction(SqDist(x, y), 0)", "--aliases", "x = Vi(2)", "y = Vj(2)",
-                 "--dtype", "float64", "--data", f"x={tmp_path / 'x.npy'}",
-                 "--data", f"y={tmp_path / 'y.npy'}", "-o", str(out)])
+    code = main(
+        [
+            "run",
+            "Min_Reduction(SqDist(x, y), 0)",
+            "--aliases",
+            "x = Vi(2)",
+            "y = Vj(2)",
+            "--dtype",
+            "float64",
+            "--data",
+            f"x={tmp_path / 'x.npy'}",
+            "--data",
+            f"y={tmp_path / 'y.npy'}",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     expected = ((x[:, None] - y[None]) ** 2).sum(-1).min(1, keepdims=True)
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-12)
