@@ -1,4 +1,4 @@
-"""LLVM dialect -> LLVM IR -> optimised bitcode (opt) -> position-independent object (llc) -> shared object (cc + libiomp5).
+"""LLVM dialect -> LLVM IR -> optimised bitcode (opt) -> PIC object (llc) -> .so (cc + libiomp5).
 
 llc with -relocation-model=pic gives an object without text relocations (the ExecutionEngine's
 object uses the large code model and would need DT_TEXTREL, which hardened systems refuse).
