@@ -143,7 +143,8 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         vs_pk = None if r.pykeops is None else r.keir / r.pykeops
         print(
-            f"{r.size:>7} {r.dtype:>8} | {r.keir:>9.3f} {r.numpy:>9.3f} {fmt(r.pykeops, '.3f'):>9} | "
+            f"{r.size:>7} {r.dtype:>8} | {r.keir:>9.3f} {r.numpy:>9.3f} "
+            f"{fmt(r.pykeops, '.3f'):>9} | "
             f"{r.keir / r.numpy:>7.2f} {fmt(vs_pk, '.2f'):>7} | "
             f"{r.err_numpy:>9.1e} {fmt(r.err_pykeops, '.1e'):>10}"
         )

@@ -5,10 +5,10 @@
                reduction_op="Sum", axis=1)
     out = f(x, y, b)
 
-Importing keir does not import MLIR: that happens on the first compile.
+`import keir` is cheap: the API (and with it lark) loads on first use, MLIR on the first
+compile, so code that only runs prebuilt kernels needs numpy alone.
 """
 
-from .api import Genred, KeopsKernel, keops_kernel
 from .errors import (
     ArgumentError,
     CompileError,
@@ -21,6 +21,17 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+_API = ("Genred", "KeopsKernel", "keops_kernel")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'keir' has no attribute {name!r}")
+
 
 __all__ = [
     "ArgumentError",

@@ -35,20 +35,12 @@ def build_shared_object(ir_text: str, out_path: Path, cpu: str | None = None) ->
     cpu = cpu or toolchain.host_cpu()
     libdir = toolchain.openmp_libdir()
     with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
-        ll, obj = Path(tmp) / "k.ll", Path(tmp) / "k.o"
+        ll, bc, obj = Path(tmp) / "k.ll", Path(tmp) / "k.bc", Path(tmp) / "k.o"
         ll.write_text(ir_text)
-        _run(
-            [
-                toolchain.llc(),
-                "-O3",
-                f"-mcpu={cpu}",
-                "-relocation-model=pic",
-                "-filetype=obj",
-                str(ll),
-                "-o",
-                str(obj),
-            ]
-        )
+        # MLIR's translation emits unoptimised IR: opt runs LLVM's O3 pipeline, llc generates code.
+        _run([toolchain.opt(), "-O3", f"-mcpu={cpu}", str(ll), "-o", str(bc)])
+        pic = ["-relocation-model=pic", "-filetype=obj"]
+        _run([toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, str(bc), "-o", str(obj)])
         _run(
             [
                 toolchain.cc(),

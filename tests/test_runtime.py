@@ -118,3 +118,14 @@ def test_cli_reports_errors_without_a_traceback(capsys):
     err = capsys.readouterr().err
     assert err.startswith("keir: error: Add: dimensions 3 and 2")
     assert "Traceback" not in err
+
+
+def test_runtime_imports_neither_mlir_nor_lark():
+    """Prebuilt kernels must run with numpy alone: the launcher may not pull the compiler in."""
+    code = (
+        "import sys, keir, keir.runtime.launcher, keir.runtime.cache, keir.dialect.signature\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('mlir', 'lark')]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
