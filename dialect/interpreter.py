@@ -23,7 +23,7 @@ def _leaf(op, args, dtype):
         cat = int_attr(op, "cat")
         if cat == 2:
             return a.reshape(1, 1, -1)
-        a = a.reshape(a.shape[0], -1)
+        a = a.reshape(a.shape[0], int_attr(op, "dim"))
         return a[:, None, :] if cat == 0 else a[None, :, :]
     if kind == "intcst":
         return np.full((1, 1, 1), int_attr(op, "value"), dtype=dtype)

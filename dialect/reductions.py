@@ -60,6 +60,19 @@ def _better(e, kind: str):
     return e.gt if kind == "max" else e.lt
 
 
+def _reduce_rows(fn, F: np.ndarray, axis: int, empty: float) -> np.ndarray:
+    """fn over `axis`, with the kernel's initial value when there is nothing to reduce."""
+    if F.shape[axis] == 0:
+        shape = F.shape[:axis] + F.shape[axis + 1 :]
+        return np.full(shape, empty, dtype=F.dtype)
+    return fn(F, axis)
+
+
+def _without_nan(F: np.ndarray, kind: str) -> np.ndarray:
+    """KeOps compares strictly, so a NaN is never selected: it acts as the neutral element."""
+    return np.where(np.isnan(F), -np.inf if kind == "max" else np.inf, F)
+
+
 def _extremum(kind: str) -> ReductionDef:
     start = float("-inf") if kind == "max" else float("inf")
 
@@ -67,7 +80,11 @@ def _extremum(kind: str) -> ReductionDef:
         better = _better(e, kind)
         return [e.select(better(v, a), v, a) for a, v in zip(s, f)]
 
-    ref = (lambda F, axis: F.max(axis)) if kind == "max" else (lambda F, axis: F.min(axis))
+    ext = np.max if kind == "max" else np.min
+
+    def ref(F, axis):
+        return _reduce_rows(ext, _without_nan(F, kind), axis, start)
+
     return ReductionDef(
         kind.capitalize(),
         _same,
@@ -101,8 +118,10 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
     ext = np.max if kind == "max" else np.min
 
     def ref(F, axis):
-        idx = arg(F, axis).astype(F.dtype)
-        return np.concatenate([ext(F, axis), idx], -1) if with_value else idx
+        F = _without_nan(F, kind)
+        idx = _reduce_rows(arg, F, axis, 0).astype(F.dtype)
+        F = _reduce_rows(ext, F, axis, start)
+        return np.concatenate([F, idx], -1) if with_value else idx
 
     name = (
         ("Max_ArgMax" if kind == "max" else "Min_ArgMin")
@@ -140,7 +159,7 @@ def _lse_finalize(e, s):
 
 
 def _lse_ref(F, axis):
-    m = F.max(axis, keepdims=True)
+    m = np.expand_dims(_reduce_rows(np.max, F, axis, float("-inf")), axis)
     with np.errstate(invalid="ignore"):
         out = m + np.log(np.exp(F - m).sum(axis, keepdims=True))
     return np.squeeze(out, axis)

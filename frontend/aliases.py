@@ -46,9 +46,12 @@ def var_from_call(kind: str, ints: list[int], default_pos: int, text: str, colum
 
 def parse_alias(text: str, index: int) -> Alias:
     tree = parse(text, start="alias")
-    name, kind, *ints = tree.children
-    cat, pos, dim = var_from_call(str(kind), [int(t) for t in ints], index, text, kind.column - 1)
-    return Alias(str(name), cat, dim, pos)
+    words = [t for t in tree.children if t.type == "NAME"]
+    ints = [int(t) for t in tree.children if t.type == "INT"]
+    kind = words[-1]
+    cat, pos, dim = var_from_call(str(kind), ints, index, text, kind.column - 1)
+    name = str(words[0]) if len(words) == 2 else f"argument {pos}"
+    return Alias(name, cat, dim, pos)
 
 
 def parse_aliases(aliases) -> list[Alias]:

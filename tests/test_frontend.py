@@ -71,6 +71,7 @@ def test_float_literal_keeps_its_value():
         ("x = Vi(0, 3)", 0, 3, 0),
         ("v = Var(2, 4, 1)", 1, 4, 2),
         ("p = Var(1, 2, 2)", 2, 2, 1),
+        ("Vj(2)", 1, 2, 5),
     ],
 )
 def test_alias(text, cat, dim, pos):
@@ -84,6 +85,11 @@ def test_alias(text, cat, dim, pos):
 def test_bad_alias(text):
     with pytest.raises(FormulaSyntaxError):
         parse_alias(text, 0)
+
+
+def test_unnamed_aliases_are_used_through_var():
+    module, args = build_kernel("Var(0, 3, 0) - Var(1, 3, 1)", ["Vi(3)", "Vj(3)"], "float32", SUM)
+    assert [(a.cat, a.dim) for a in args] == [(0, 3), (1, 3)]
 
 
 def test_duplicate_alias_name():

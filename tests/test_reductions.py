@@ -102,3 +102,38 @@ def test_logsumexp_rejects_vector_formulas():
 
     with pytest.raises(DimensionError, match="LogSumExp"):
         Genred("x - y", ALIASES, reduction_op="LogSumExp", axis=1)
+
+
+NAN_CASES = {
+    # KeOps compares strictly: a NaN is never selected; an all-NaN row keeps the initial value.
+    "Min": [[-1.0], [np.inf]],
+    "Max": [[3.0], [-np.inf]],
+    "ArgMin": [[2], [0]],
+    "ArgMax": [[0], [0]],
+}
+
+
+@pytest.mark.parametrize("kind", list(NAN_CASES))
+def test_nan_is_never_selected(kind):
+    y = np.array([[3.0, np.nan], [np.nan, np.nan], [-1.0, np.nan], [np.nan, np.nan], [-1.0, np.nan]])
+    x = np.zeros((1, 1))
+    aliases = ["x = Vi(1)", "y = Vj(2)"]
+    out = Genred("y + x", aliases, reduction_op=kind, axis=1)(x, y)
+    np.testing.assert_array_equal(out.reshape(2, 1), NAN_CASES[kind])
+    module, _ = build_kernel("y + x", aliases, "float64", ReductionSpec(kind, 1))
+    np.testing.assert_array_equal(postprocess(kind, evaluate(module, [x, y])), out)
+
+
+EMPTY = {"Sum": 0.0, "Min": np.inf, "Max": -np.inf, "ArgMin": 0, "ArgMax": 0, "LogSumExp": -np.inf}
+
+
+@pytest.mark.parametrize("kind", list(EMPTY))
+@pytest.mark.parametrize("axis", AXES)
+def test_empty_reduction_gives_the_initial_value(kind, axis):
+    full, empty = np.ones((3, 1)), np.ones((0, 1))
+    x, y = (full, empty) if axis == 1 else (empty, full)
+    aliases = ["x = Vi(1)", "y = Vj(1)"]
+    out = Genred("x - y", aliases, reduction_op=kind, axis=axis)(x, y)
+    np.testing.assert_array_equal(out, np.full((3, 1), EMPTY[kind]))
+    module, _ = build_kernel("x - y", aliases, "float64", ReductionSpec(kind, axis))
+    np.testing.assert_array_equal(postprocess(kind, evaluate(module, [x, y])), out)
