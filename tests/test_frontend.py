@@ -200,3 +200,23 @@ def test_all_errors_are_keir_errors():
     for bad in ["", "(", "x +* y", "1e", "Exp(x,)", "x = 3", "Sum_Reduction(x)"]:
         with pytest.raises(KeirError):
             build_kernel(bad, ALIASES, "float32", SUM if "Reduction" not in bad else None)
+
+
+def test_names_cover_keopscore_scope():
+    """names.py lists every formula name of the installed keopscore (pykeops' formula scope)."""
+    getred = pytest.importorskip("keopscore.formulas.GetReduction")
+    helpers = {
+        "GetReduction",
+        "KeOps_Print",
+        "Reduction",
+        "Sum_Scheme",
+        "block_sum",
+        "c_array",
+        "c_if",
+        "c_variable",
+        "direct_sum",
+        "get_hash_name",
+        "kahan_scheme",
+    }
+    scope = {k for k, v in vars(getred).items() if not k.startswith("_") and callable(v)}
+    assert scope - helpers <= names.ALL_NAMES

@@ -115,7 +115,9 @@ NAN_CASES = {
 
 @pytest.mark.parametrize("kind", list(NAN_CASES))
 def test_nan_is_never_selected(kind):
-    y = np.array([[3.0, np.nan], [np.nan, np.nan], [-1.0, np.nan], [np.nan, np.nan], [-1.0, np.nan]])
+    y = np.array(
+        [[3.0, np.nan], [np.nan, np.nan], [-1.0, np.nan], [np.nan, np.nan], [-1.0, np.nan]]
+    )
     x = np.zeros((1, 1))
     aliases = ["x = Vi(1)", "y = Vj(2)"]
     out = Genred("y + x", aliases, reduction_op=kind, axis=1)(x, y)
