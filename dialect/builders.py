@@ -122,8 +122,15 @@ class KernelBuilder:
             raise DimensionError(
                 f"{name}: {e} (operand dims {dims})", self.formula, column
             ) from None
-        attrs = {k: self._i64(v) for k, v in params.items()}
+        attrs = {k: self._param(v) for k, v in params.items()}
         return self._create(d.mnemonic, operands, out, attrs, column)
+
+    def _param(self, value):
+        from mlir import ir
+
+        if isinstance(value, (tuple, list)):
+            return ir.DenseI64ArrayAttr.get([int(v) for v in value])
+        return self._i64(value)
 
     def reduction(self, kind: str, operands, axis: int, column: int | None = None):
         from mlir import ir

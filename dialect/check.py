@@ -7,7 +7,7 @@ argument table, reporting the op, the dims and the source location.
 from __future__ import annotations
 
 from ..errors import DimensionError
-from .kernel import find_reduction, formula_ops, int_attr, kernel_funcs
+from .kernel import find_reduction, formula_ops, int_attr, kernel_funcs, param_values
 from .ops import OPS, DimRuleError
 from .reductions import REDUCTIONS
 
@@ -32,7 +32,7 @@ def _expected(op, arg_dims, arg_cats) -> int:
     d = _BY_MNEMONIC.get(kind)
     if d is None:
         raise DimRuleError(f"unknown keir operation {op.name}")
-    params = {p: int_attr(op, p) for p in d.params}
+    params = param_values(op, d.params)
     return d.dim(*(_dim(o) for o in op.operands), **params)
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError
-from .kernel import find_reduction, float_attr, formula_ops, int_attr, kernel_funcs, signature
+from .kernel import (
+    find_reduction,
+    float_attr,
+    formula_ops,
+    int_attr,
+    kernel_funcs,
+    param_values,
+    signature,
+)
 from .ops import OPS
 from .reductions import REDUCTIONS
 
@@ -44,7 +52,7 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
             value = _leaf(op, args, dtype)
             if value is None:
                 d = _BY_MNEMONIC[op.name.removeprefix("keir.")]
-                params = {p: int_attr(op, p) for p in d.params}
+                params = param_values(op, d.params)
                 value = d.ref(*(env[o] for o in op.operands), **params)
             env[op.result] = np.asarray(value, dtype=dtype)
         red = find_reduction(func)

@@ -17,6 +17,20 @@ def int_attr(op, name: str) -> int:
     return ir.IntegerAttr(op.attributes[name]).value
 
 
+def param_values(op, names) -> dict:
+    """An op's integer parameters: ints, or tuples of ints (stored as DenseI64ArrayAttr)."""
+    from mlir import ir
+
+    values = {}
+    for name in names:
+        attr = op.attributes[name]
+        try:
+            values[name] = ir.IntegerAttr(attr).value
+        except (ValueError, TypeError):
+            values[name] = tuple(ir.DenseI64ArrayAttr(attr))
+    return values
+
+
 def float_attr(op, name: str) -> float:
     from mlir import ir
 

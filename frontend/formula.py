@@ -22,6 +22,13 @@ from .aliases import Alias, parse_aliases, var_from_call
 from .parser import parse
 
 _INFIX = {"add": "Add", "sub": "Subtract", "mul": "Mult", "div": "Divide"}
+# x > y is LessThan(y, x), as in keopscore: (op name, operands swapped)
+_COMPARE = {
+    "lt": ("LessThan", False),
+    "gt": ("LessThan", True),
+    "le": ("LessOrEqual", False),
+    "ge": ("LessOrEqual", True),
+}
 _INT = re.compile(r"\d+$")
 
 
@@ -86,6 +93,14 @@ class _Walker:
         if kind in _INFIX:
             a, b = (self.build(c) for c in node.children)
             return self.kb.op(_INFIX[kind], [a, b], column=_column(node))
+        if kind in _COMPARE:
+            name, swap = _COMPARE[kind]
+            a, b = (self.build(c) for c in node.children)
+            return self.kb.op(name, [b, a] if swap else [a, b], column=_column(node))
+        if kind == "tuple":
+            self.error(
+                FormulaSyntaxError, "a tuple can only be a parameter of TensorDot or Kron", node
+            )
         if kind == "neg":
             return self.kb.op("Minus", [self.build(node.children[0])], column=_column(node))
         if kind == "pow":
@@ -134,6 +149,22 @@ class _Walker:
             return int(str(node.children[0]))
         return None
 
+    def _int_tuple(self, node) -> tuple[int, ...] | None:
+        if not (isinstance(node, Tree) and node.data == "tuple"):
+            return None
+        values = [self._int_literal(c) for c in node.children]
+        return None if any(v is None for v in values) else tuple(values)
+
+    def _params(self, d, args: list, node) -> dict:
+        values = dict(d.defaults)
+        for pname, arg in zip(d.params, args):
+            value = self._int_tuple(arg) if pname in d.tuple_params else self._int_literal(arg)
+            if value is None:
+                kind = "a tuple of integers" if pname in d.tuple_params else "an integer literal"
+                self.error(FormulaSyntaxError, f"{d.name}: parameter {pname} must be {kind}", arg)
+            values[pname] = value
+        return values
+
     def _ints(self, name: str, args: list, node) -> list[int]:
         values = [self._int_literal(a) for a in args]
         if any(v is None for v in values):
@@ -174,10 +205,11 @@ class _Walker:
         )
 
     def _op(self, d, args: list, node):
-        if len(args) != d.arity + len(d.params):
-            self._arity(d.name, d.arity + len(d.params), args, node)
+        most = d.arity + len(d.params)
+        if not most - len(d.defaults) <= len(args) <= most:
+            self._arity(d.name, most, args, node)
         operands = [self.build(a) for a in args[: d.arity]]
-        params = dict(zip(d.params, self._ints(d.name, args[d.arity :], node)))
+        params = self._params(d, args[d.arity :], node)
         return self.kb.op(d.name, operands, params, column=_column(node))
 
     def argspecs(self) -> list[ArgSpec]:

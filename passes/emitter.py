@@ -48,6 +48,9 @@ class LaneEmitter:
         return arith.negf(a)
 
     # ------------------------------------------------------------ elementary functions
+    def powf(self, a, b):
+        return math.powf(a, b)
+
     def exp(self, a):
         return math.exp(a)
 
@@ -63,6 +66,37 @@ class LaneEmitter:
     def abs(self, a):
         return math.absf(a)
 
+    def cos(self, a):
+        return math.cos(a)
+
+    def sin(self, a):
+        return math.sin(a)
+
+    def acos(self, a):
+        return math.acos(a)
+
+    def asin(self, a):
+        return math.asin(a)
+
+    def atan(self, a):
+        return math.atan(a)
+
+    def atan2(self, y, x):
+        return math.atan2(y, x)
+
+    def floor(self, a):
+        return math.floor(a)
+
+    def trunc(self, a):
+        return math.trunc(a)
+
+    def round(self, a):
+        """Rounds half away from zero, like C's round."""
+        return math.round(a)
+
+    def fma(self, a, b, c):
+        return math.fma(a, b, c)
+
     # ------------------------------------------------------------ comparisons and selection
     def _cmp(self, pred, a, b):
         return arith.cmpf(pred, a, b)
@@ -73,8 +107,18 @@ class LaneEmitter:
     def lt(self, a, b):
         return self._cmp(_PRED.OLT, a, b)
 
+    def ge(self, a, b):
+        return self._cmp(_PRED.OGE, a, b)
+
+    def le(self, a, b):
+        return self._cmp(_PRED.OLE, a, b)
+
     def eq(self, a, b):
         return self._cmp(_PRED.OEQ, a, b)
+
+    def ne(self, a, b):
+        """True when a != b, or either is NaN (C's !=)."""
+        return self._cmp(_PRED.UNE, a, b)
 
     def select(self, cond, a, b):
         return arith.select(cond, a, b)

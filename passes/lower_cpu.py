@@ -27,6 +27,7 @@ from ..dialect.kernel import (
     formula_ops,
     int_attr,
     kernel_funcs,
+    param_values,
     signature,
 )
 from ..dialect.ops import OPS
@@ -118,6 +119,6 @@ def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:
             env[op.result] = [e.const(float_attr(op, "value"))]
         else:
             d = _BY_MNEMONIC[kind]
-            params = {p: int_attr(op, p) for p in d.params}
+            params = param_values(op, d.params)
             env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
     return env

@@ -22,6 +22,8 @@ UPSTREAM_CPU = (
     "convert-scf-to-openmp",
     "math-expand-ops",
     "convert-math-to-llvm",
+    # what LLVM has no intrinsic for (acos, asin, atan, atan2, ...) becomes a libm call
+    "convert-math-to-libm",
     "finalize-memref-to-llvm",
     "convert-scf-to-cf",
     "convert-cf-to-llvm",

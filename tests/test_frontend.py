@@ -158,7 +158,7 @@ def test_wrong_arity():
 
 
 def test_integer_parameter_must_be_a_literal():
-    with pytest.raises(FormulaSyntaxError, match="integer literals"):
+    with pytest.raises(FormulaSyntaxError, match="Pow: parameter n must be an integer literal"):
         build_kernel("Pow(x, s)", ALIASES, "float32", SUM)
 
 

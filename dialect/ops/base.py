@@ -1,0 +1,123 @@
+"""What a formula operation is: `OpDef`, the dimension rules, element-wise families, registry.
+
+An `OpDef` holds everything keir knows about one KeOps operation: its spelling, arity, integer
+parameters, dimension rule, numpy reference semantics (the test oracle), its lowering to lane
+arithmetic, a one-line meaning and an example. The lowering only calls methods of an *emitter*
+(keir.passes.emitter.LaneEmitter), so the dialect never imports the passes and the same rule
+serves scalar lanes and vector lanes.
+
+Values are vectors of `dim` components; in element-wise operations an operand of dimension 1
+broadcasts against any other dimension, as in KeOps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class DimRuleError(ValueError):
+    """Raised by a dimension rule; the builder adds the op name and formula position."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str  # KeOps spelling, e.g. "SqDist"
+    arity: int  # number of formula operands
+    dim: Callable[..., int]  # (operand dims..., **params) -> result dim; raises DimRuleError
+    ref: Callable[..., np.ndarray]  # numpy arrays with components on the last axis
+    lower: Callable[..., list]  # (emitter, operand lane lists..., **params) -> lane list
+    doc: str  # meaning, one line
+    example: str  # a formula over the standard test variables (see tests/formulas.py)
+    params: tuple[str, ...] = field(default=())  # integer parameters after the operands
+    tuple_params: frozenset[str] = field(default=frozenset())  # those that are int tuples
+    defaults: dict = field(default_factory=dict)  # optional trailing parameters
+    dim_rule: str = ""  # the dimension rule in words, for docs/formulas.md
+
+    @property
+    def mnemonic(self) -> str:
+        return self.name.lower()
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(*defs: OpDef) -> None:
+    for d in defs:
+        if d.name in OPS:
+            raise ValueError(f"operation {d.name} is defined twice")
+        OPS[d.name] = d
+
+
+# ---------------------------------------------------------------- dimension rules
+def broadcast_dims(*dims: int, **_) -> int:
+    """Equal dims, or dims {1, d}: the dim-1 operands broadcast."""
+    big = {d for d in dims if d != 1}
+    if len(big) > 1:
+        shown = " and ".join(str(d) for d in dims)
+        raise DimRuleError(f"dimensions {shown} differ and are not 1")
+    return big.pop() if big else 1
+
+
+def equal_dims_to_scalar(a: int, b: int, **_) -> int:
+    if a != b:
+        raise DimRuleError(f"expected operands of equal dimension, got {a} and {b}")
+    return 1
+
+
+def to_scalar(*dims: int, **_) -> int:
+    return 1
+
+
+def broadcast_to_scalar(*dims: int, **_) -> int:
+    broadcast_dims(*dims)
+    return 1
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise DimRuleError(message)
+
+
+# ---------------------------------------------------------------- lane helpers
+def broadcast_lanes(*lanes: list) -> list[list]:
+    """Repeats one-component operands to the common length (KeOps broadcasting)."""
+    n = max(len(x) for x in lanes)
+    return [x * n if len(x) == 1 else x for x in lanes]
+
+
+def sum_lanes(e, lanes: list):
+    total = lanes[0]
+    for lane in lanes[1:]:
+        total = e.add(total, lane)
+    return total
+
+
+def ref_sum(x: np.ndarray) -> np.ndarray:
+    return x.sum(-1, keepdims=True)
+
+
+# ---------------------------------------------------------------- element-wise family
+def elementwise(
+    name: str,
+    arity: int,
+    ref: Callable,
+    scalar: Callable,
+    doc: str,
+    example: str,
+    params: tuple[str, ...] = (),
+) -> OpDef:
+    """An op applied component by component; dim-1 operands broadcast."""
+
+    def lower(e, *xs, **p):
+        return [scalar(e, *lanes, **p) for lanes in zip(*broadcast_lanes(*xs))]
+
+    rule = "same dim" if arity == 1 else "equal dims or 1 (broadcast); result: the larger"
+    return OpDef(name, arity, broadcast_dims, ref, lower, doc, example, params, dim_rule=rule)
+
+
+def select_ref(cond, a, b):
+    """np.where with the result in the operands' float dtype."""
+    return np.where(cond, a, b)

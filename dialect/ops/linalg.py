@@ -1,0 +1,1 @@
+"""Matrix and tensor products, B-splines (filled in by a later change)."""
