@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import AXES, DTYPES, assert_close
+
+from keir import Genred
 from keir.dialect.interpreter import evaluate
 from keir.frontend.formula import ReductionSpec, build_kernel
 
-from keir import Genred
+from conftest import AXES, DTYPES, assert_close
 
 ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "s = Pm(1)"]
 M, N = 37, 53

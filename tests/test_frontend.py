@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from keir.dialect.ops import OPS
-from keir.frontend import names
-from keir.frontend.aliases import parse_alias, parse_aliases
-from keir.frontend.formula import ReductionSpec, build_kernel, split_reduction
-from keir.frontend.parser import parse
 
 from keir import (
     DimensionError,
@@ -16,6 +11,11 @@ from keir import (
     NotSupportedError,
     UnknownOpError,
 )
+from keir.dialect.ops import OPS
+from keir.frontend import names
+from keir.frontend.aliases import parse_alias, parse_aliases
+from keir.frontend.formula import ReductionSpec, build_kernel, split_reduction
+from keir.frontend.parser import parse
 
 ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "s = Pm(1)"]
 SUM = ReductionSpec("Sum", 1)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import AXES, DTYPES
-from formulas import ALIASES, data
 
 from keir import Genred
 from keir.dialect.interpreter import evaluate
 from keir.dialect.ops import OPS
 from keir.frontend.formula import ReductionSpec, build_kernel
+
+from conftest import AXES, DTYPES
+from formulas import ALIASES, data
 
 RTOL = {"float32": 2e-4, "float64": 1e-10}
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import AXES, DTYPES, assert_close
-from keir.dialect.interpreter import evaluate
-from keir.frontend.formula import ReductionSpec, build_kernel
 
 from keir import Genred
 from keir.api import postprocess
+from keir.dialect.interpreter import evaluate
+from keir.frontend.formula import ReductionSpec, build_kernel
+
+from conftest import AXES, DTYPES, assert_close
 
 M, N = 41, 29
 ALIASES = ["x = Vi(3)", "y = Vj(3)"]

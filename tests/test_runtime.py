@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import numpy as np
-from keir.runtime import cache
 
 from keir.cli import main
+from keir.runtime import cache
 
 SMALL_RUN = [
     "run",
