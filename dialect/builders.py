@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..errors import DimensionError, FormulaError
 from .definition import context
 from .ops import OPS, DimRuleError
-from .reductions import REDUCTIONS
+from .reductions import REDUCTIONS, RedShape, check_shape
 
 CATEGORIES = {"i": 0, "j": 1, "p": 2}
 DTYPES = ("float32", "float64")
@@ -132,15 +132,17 @@ class KernelBuilder:
             return ir.DenseI64ArrayAttr.get([int(v) for v in value])
         return self._i64(value)
 
-    def reduction(self, kind: str, operands, axis: int, column: int | None = None):
+    def reduction(self, kind: str, operands, axis: int, k: int = 0, column: int | None = None):
+        """Ends the formula: reduce operands[0] (weighted by operands[1], if given)."""
         from mlir import ir
 
-        red = REDUCTIONS[kind]
+        dims = [dim_of(v) for v in operands]
+        shape = RedShape(dims[0], dims[1] if len(dims) > 1 else 0, k)
         try:
-            red.out_dim(dim_of(operands[0]))
+            check_shape(REDUCTIONS[kind], shape)
         except DimRuleError as e:
             raise DimensionError(f"{kind} reduction: {e}", self.formula, column) from None
-        attrs = {"kind": ir.StringAttr.get(kind), "axis": self._i64(axis)}
+        attrs = {"kind": ir.StringAttr.get(kind), "axis": self._i64(axis), "k": self._i64(k)}
         return self._create("reduction", operands, 0, attrs, column)
 
     def finish(self, args: list[ArgSpec]):

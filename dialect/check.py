@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import DimensionError
 from .kernel import find_reduction, formula_ops, int_attr, kernel_funcs, param_values
 from .ops import OPS, DimRuleError
-from .reductions import REDUCTIONS
+from .reductions import REDUCTIONS, RedShape, check_shape
 
 _BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
@@ -57,7 +57,9 @@ def check_module(module) -> None:
         kind = ir.StringAttr(red.attributes["kind"]).value
         if kind not in REDUCTIONS:
             raise DimensionError(f"keir.reduction at {red.location}: unknown kind {kind!r}")
+        dims = [_dim(v) for v in red.operands]
+        shape = RedShape(dims[0], dims[1] if len(dims) > 1 else 0, int_attr(red, "k"))
         try:
-            REDUCTIONS[kind].out_dim(_dim(red.operands[0]))
+            check_shape(REDUCTIONS[kind], shape)
         except DimRuleError as e:
             raise DimensionError(f"{kind} reduction at {red.location}: {e}") from None

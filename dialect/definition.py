@@ -23,15 +23,15 @@ _LEAVES = {
 def _operation(mnemonic: str, n_operands: int, attributes: tuple[str, ...], results: int) -> str:
     # One constraint variable per operand and result: a shared one would force equal types.
     lines = [f"  irdl.operation @{mnemonic} {{"]
-    slots = max(n_operands, 1) + results
+    slots = (n_operands if n_operands >= 0 else 2) + results or 1
     lines += [f'    %vec{k} = irdl.base "!builtin.vector"' for k in range(slots)]
     for a in attributes:
         lines.append(f"    %attr_{a} = irdl.any")
     if attributes:
         pairs = ", ".join(f'"{a}" = %attr_{a}' for a in attributes)
         lines.append(f"    irdl.attributes {{{pairs}}}")
-    if n_operands < 0:
-        lines.append("    irdl.operands(operands: variadic %vec0)")
+    if n_operands < 0:  # the reduction: a formula and an optional weight formula
+        lines.append("    irdl.operands(formula: %vec0, weight: optional %vec1)")
     elif n_operands:
         names = ", ".join(f"x{k}: %vec{k}" for k in range(n_operands))
         lines.append(f"    irdl.operands({names})")
@@ -46,7 +46,7 @@ def irdl_source() -> str:
     """The IRDL text of the dialect (also printed in docs and FileCheck tests)."""
     ops = [_operation(m, 0, attrs, 1) for m, attrs in _LEAVES.items()]
     ops += [_operation(d.mnemonic, d.arity, d.params, 1) for d in OPS.values()]
-    ops.append(_operation("reduction", -1, ("kind", "axis"), 0))
+    ops.append(_operation("reduction", -1, ("kind", "axis", "k"), 0))
     return "irdl.dialect @keir {\n" + "\n".join(ops) + "\n}\n"
 
 

@@ -19,7 +19,7 @@ from .kernel import (
     signature,
 )
 from .ops import OPS
-from .reductions import REDUCTIONS
+from .reductions import REDUCTIONS, RedShape
 
 _BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
@@ -57,7 +57,11 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
             env[op.result] = np.asarray(value, dtype=dtype)
         red = find_reduction(func)
         F = np.broadcast_to(env[red.operands[0]], (M, N, sig.formula_dim))
-        out = REDUCTIONS[sig.reduction].ref(F, sig.axis)
+        G = None
+        if sig.weight_dim:
+            G = np.broadcast_to(env[red.operands[1]], (M, N, sig.weight_dim))
+        shape = RedShape(sig.formula_dim, sig.weight_dim, sig.k)
+        out = REDUCTIONS[sig.reduction].ref(F, G, sig.axis, shape)
     return np.ascontiguousarray(out, dtype=dtype).reshape(-1, sig.out_dim)
 
 

@@ -7,7 +7,7 @@ from text (keir opt) and one built by the frontend are handled the same way.
 from __future__ import annotations
 
 from ..errors import KeirError
-from .reductions import REDUCTIONS
+from .reductions import REDUCTIONS, RedShape
 from .signature import Signature
 
 
@@ -71,6 +71,8 @@ def signature(func) -> Signature:
     kind = ir.StringAttr(red.attributes["kind"]).value
     formula = red.operands[0]
     fdim = ir.VectorType(formula.type).shape[0]
+    gdim = ir.VectorType(red.operands[1].type).shape[0] if len(red.operands) > 1 else 0
+    k = int_attr(red, "k")
     return Signature(
         name=ir.StringAttr(func.attributes["sym_name"]).value,
         dtype=dtype_of(formula),
@@ -79,7 +81,9 @@ def signature(func) -> Signature:
         reduction=kind,
         axis=int_attr(red, "axis"),
         formula_dim=fdim,
-        out_dim=REDUCTIONS[kind].out_dim(fdim),
+        out_dim=REDUCTIONS[kind].out_dim(RedShape(fdim, gdim, k)),
+        k=k,
+        weight_dim=gdim,
     )
 
 

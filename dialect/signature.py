@@ -23,6 +23,8 @@ class Signature:
     axis: int  # 1: reduce over j (output indexed by i); 0: reduce over i
     formula_dim: int
     out_dim: int
+    k: int = 0  # K of KMin-like reductions
+    weight_dim: int = 0  # dim of the weight formula of weighted reductions (0: none)
 
     @property
     def out_cat(self) -> int:

@@ -36,10 +36,23 @@ _INT = re.compile(r"\d+$")
 class ReductionSpec:
     kind: str  # a key of REDUCTIONS
     axis: int  # Genred convention: 1 reduces over j
+    k: int = 0  # K of KMin-like reductions (Genred's opt_arg)
+    weight: str | Tree | None = None  # the weight formula g (Genred's formula2), text or tree
+
+
+# pykeops' other spellings of reductions (keopscore's Max_SumShiftExp is LogSumExp's raw form)
+_REDUCTION_ALIASES = {
+    "MinArgMin": "Min_ArgMin",
+    "MaxArgMax": "Max_ArgMax",
+    "KMinArgKMin": "KMin_ArgKMin",
+    "SoftMax": "SumSoftMaxWeight",
+    "LogSumExpWeight": "LogSumExp",
+}
 
 
 def reduction_name(name: str, text: str, column: int) -> str:
     """Genred's reduction_op (or X of X_Reduction) -> a keir reduction, with clear errors."""
+    name = _REDUCTION_ALIASES.get(name, name)
     if name in REDUCTIONS:
         return name
     if name in names.REDUCTIONS:
@@ -231,15 +244,33 @@ def split_reduction(tree: Tree, text: str):
     if not name.endswith(names.REDUCTION_SUFFIX):
         return tree, None
     kind = reduction_name(name.removesuffix(names.REDUCTION_SUFFIX), text, _column(node))
-    if len(args) != 2:
-        raise FormulaSyntaxError(
-            f"{name} takes (formula, axis), got {len(args)} arguments", text, _column(node)
+    red = REDUCTIONS[kind]
+    if red.uses_k:
+        usage, lo, hi = "(formula, K, axis)", 3, 3
+    elif red.weight != "none":
+        usage = (
+            "(formula, axis, weight)" if red.weight == "required" else "(formula, axis[, weight])"
         )
-    tag = args[1]
-    if not (isinstance(tag, Tree) and tag.data == "number" and str(tag.children[0]) in "01"):
-        raise FormulaSyntaxError(f"{name}: the axis must be 0 or 1", text, _column(node))
+        lo, hi = (3 if red.weight == "required" else 2), 3
+    else:
+        usage, lo, hi = "(formula, axis)", 2, 2
+    if not lo <= len(args) <= hi:
+        raise FormulaSyntaxError(
+            f"{name} takes {usage}, got {len(args)} arguments", text, _column(node)
+        )
+    k = _literal(args[1], text, f"{name}: K must be a positive integer") if red.uses_k else 0
+    tag = args[2] if red.uses_k else args[1]
+    if _literal(tag, text, f"{name}: the axis must be 0 or 1") not in (0, 1):
+        raise FormulaSyntaxError(f"{name}: the axis must be 0 or 1", text, _column(tag))
+    weight = args[2] if red.weight != "none" and len(args) == 3 else None
     # In a formula the integer names the output's index: 0 -> indexed by i -> reduce over j.
-    return args[0], ReductionSpec(kind, 1 - int(str(tag.children[0])))
+    return args[0], ReductionSpec(kind, 1 - _literal(tag, text, ""), k, weight)
+
+
+def _literal(node, text: str, message: str) -> int:
+    if isinstance(node, Tree) and node.data == "number" and _INT.match(str(node.children[0])):
+        return int(str(node.children[0]))
+    raise FormulaSyntaxError(message, text, _column(node))
 
 
 def build_kernel(
@@ -263,8 +294,15 @@ def build_kernel(
         )
     with KernelBuilder(dtype, name=name, formula=formula) as kb:
         walker = _Walker(kb, formula, parse_aliases(aliases))
-        value = walker.build(inner)
-        kb.reduction(reduction.kind, [value], reduction.axis, column=0)
+        operands = [walker.build(inner)]
+        weight = reduction.weight
+        if isinstance(weight, str):  # Genred's formula2: its own text, the same arguments
+            walker.text = kb.formula = weight
+            weight = parse(weight)
+        if weight is not None:
+            operands.append(walker.build(weight))
+        kb.formula = walker.text = formula
+        kb.reduction(reduction.kind, operands, reduction.axis, reduction.k, column=0)
         args = walker.argspecs()
         module = kb.finish(args)
     return module, args

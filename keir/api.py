@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dialect.builders import DTYPES
+from .dialect.reductions import REDUCTIONS
 from .errors import ArgumentError, NotSupportedError
 from .frontend.formula import ReductionSpec, build_kernel, reduction_name
 from .frontend.parser import parse
@@ -27,17 +28,31 @@ def _infer_dtype(args) -> str:
 
 # Index reductions return exact integers as int64, as pykeops does; a float32 index is exact
 # only below 2**24, so (like pykeops) larger reductions must use float64.
-_INDEX_REDUCTIONS = ("ArgMin", "ArgMax", "Min_ArgMin", "Max_ArgMax")
+_INDEX_REDUCTIONS = ("ArgMin", "ArgMax", "Min_ArgMin", "Max_ArgMax", "ArgKMin", "KMin_ArgKMin")
 _FLOAT32_INDEX_LIMIT = 16_000_000
 
 
-def postprocess(kind: str, out: np.ndarray):
+def _by_k(out: np.ndarray, k: int) -> np.ndarray:
+    """(rows, K*D) -> (rows, K, D), squeezed to (rows, K) when D == 1, as pykeops."""
+    out = out.reshape(out.shape[0], k, -1)
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def postprocess(kind: str, out: np.ndarray, k: int = 0):
     """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`."""
     if kind in ("ArgMin", "ArgMax"):
         return out.astype(np.int64)
     if kind in ("Min_ArgMin", "Max_ArgMax"):
         d = out.shape[-1] // 2
         return out[:, :d], out[:, d:].astype(np.int64)
+    if kind == "KMin":
+        return _by_k(out, k)
+    if kind == "ArgKMin":
+        return _by_k(out, k).astype(np.int64)
+    if kind == "KMin_ArgKMin":
+        pairs = out.reshape(out.shape[0], k, 2, -1)
+        vals, idx = pairs[:, :, 0], pairs[:, :, 1].astype(np.int64)
+        return (vals[..., 0], idx[..., 0]) if vals.shape[-1] == 1 else (vals, idx)
     return out
 
 
@@ -79,7 +94,15 @@ class _Compiled:
                     f"{sig.reduction} over more than {_FLOAT32_INDEX_LIMIT:,} rows needs float64: "
                     "float32 cannot represent larger indices exactly"
                 )
-        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N))
+        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N), sig.k)
+
+
+def _k(reduction_op: str, opt_arg) -> int:
+    if isinstance(opt_arg, bool) or not isinstance(opt_arg, (int, np.integer)) or opt_arg < 1:
+        raise ArgumentError(
+            f"{reduction_op} needs opt_arg = K, a positive integer; got {opt_arg!r}"
+        )
+    return int(opt_arg)
 
 
 class Genred:
@@ -109,8 +132,7 @@ class Genred:
         if axis not in (0, 1):
             raise ArgumentError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis}")
         kind = reduction_name(reduction_op, reduction_op, 0)
-        if opt_arg is not None or formula2 is not None:
-            raise NotSupportedError(f"{reduction_op} with opt_arg or formula2 is not supported yet")
+        k = _k(reduction_op, opt_arg) if REDUCTIONS[kind].uses_k else 0
         if use_double_acc or dtype_acc not in ("auto", dtype):
             raise NotSupportedError("accumulation in another dtype is not supported yet")
         self.formula, self.aliases, self.reduction_op, self.axis = (
@@ -119,7 +141,8 @@ class Genred:
             reduction_op,
             axis,
         )
-        self._compiled = _Compiled(formula, aliases, ReductionSpec(kind, axis), dtype)
+        spec = ReductionSpec(kind, axis, k, formula2)
+        self._compiled = _Compiled(formula, aliases, spec, dtype)
 
     def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
         if ranges is not None:

@@ -31,7 +31,7 @@ from ..dialect.kernel import (
     signature,
 )
 from ..dialect.ops import OPS
-from ..dialect.reductions import REDUCTIONS
+from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
 
 NAME = "keir-lower-cpu"
@@ -87,17 +87,19 @@ def _lower_kernel(old) -> None:
     outer_ip = ir.InsertionPoint(body)
     with outer_ip:
         outer_cat = sig.out_cat
-        state = red.init(e, sig.formula_dim)
+        shape = RedShape(sig.formula_dim, sig.weight_dim, sig.k)
+        state = red.init(e, shape)
         loop = scf.ForOp(_index(0), sizes[1 - outer_cat], _index(1), state)
-        out_lanes = red.finalize(e, list(loop.results))
+        out_lanes = red.finalize(e, list(loop.results), shape)
         for k, lane in enumerate(out_lanes):
             memref.store(lane, out, [_row_offset(row, sig.out_dim, k)])
         scf.ReduceOp([], 0)
     with ir.InsertionPoint(loop.body):
         col = loop.induction_variable
         env = _evaluate(old, e, arrays, outer_cat, row, col, ir.InsertionPoint(loop), elem)
-        f = env[find_reduction(old).operands[0]]
-        new_state = red.update(e, list(loop.inner_iter_args), f, e.index_to_lane(col))
+        f, *g = (env[v] for v in find_reduction(old).operands)
+        idx = e.index_to_lane(col)
+        new_state = red.update(e, list(loop.inner_iter_args), f, g[0] if g else None, idx, shape)
         scf.YieldOp(new_state)
 
 

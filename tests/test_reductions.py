@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keir import Genred
+from keir import Genred, keops_kernel
 from keir.api import postprocess
 from keir.dialect.interpreter import evaluate
 from keir.frontend.formula import ReductionSpec, build_kernel
@@ -140,3 +140,130 @@ def test_empty_reduction_gives_the_initial_value(kind, axis):
     np.testing.assert_array_equal(out, np.full((3, 1), EMPTY[kind]))
     module, _ = build_kernel("x - y", aliases, "float64", ReductionSpec(kind, axis))
     np.testing.assert_array_equal(postprocess(kind, evaluate(module, [x, y])), out)
+
+
+# ---------------------------------------------------------------- K-min and weighted reductions
+def numpy_kmin(F, axis, K):
+    """(values, indices) of pykeops: (rows, K, D), squeezed to (rows, K) when D == 1."""
+    F = F if axis == 1 else F.swapaxes(0, 1)
+    order = np.argsort(F, axis=1, kind="stable")[:, :K]
+    vals = np.take_along_axis(F, order, 1)
+    if F.shape[-1] == 1:
+        return vals[..., 0], order[..., 0]
+    return vals, order
+
+
+def numpy_shift_exp(kind, F, G, axis):
+    F = F if axis == 1 else F.swapaxes(0, 1)
+    G = G if axis == 1 else G.swapaxes(0, 1)
+    m = F.max(1)
+    s = (np.exp(F - m[:, None]) * G).sum(1)
+    if kind == "LogSumExp":
+        return m + np.log(s)
+    if kind == "SumSoftMaxWeight":
+        return s / np.exp(F - m[:, None]).sum(1)
+    return np.concatenate([m, s], -1)  # Max_SumShiftExpWeight
+
+
+K_CASES = [
+    ("KMin", "SqDist(x, y)", 5),
+    ("ArgKMin", "x - y", 4),
+    ("KMin_ArgKMin", "SqDist(x, y)", 3),
+    ("KMin", "x * y", 1),
+    ("ArgKMin", "SqDist(x, y)", 64),
+]
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind, formula, K", K_CASES)
+def test_k_reductions(kind, formula, K, dtype, axis, rng):
+    x = rng.standard_normal((M, 3)).astype(dtype)
+    y = rng.standard_normal((N, 3)).astype(dtype)
+    out = Genred(formula, ALIASES, reduction_op=kind, axis=axis, opt_arg=K)(x, y)
+    F = np.broadcast_to(
+        FORMULAS_NP[formula](x[:, None].astype(float), y[None].astype(float)),
+        (M, N, 1 if "SqDist" in formula else 3),
+    )
+    n = (N, M)[1 - axis]
+    vals, idx = numpy_kmin(F, axis, min(K, n))
+    if K > n:  # missing slots: (+inf, 0), as KeOps
+        pad = [(0, 0), (0, K - n)] + [(0, 0)] * (vals.ndim - 2)
+        vals = np.pad(vals, pad, constant_values=np.inf)
+        idx = np.pad(idx, pad, constant_values=0)
+    expected = {"KMin": (vals,), "ArgKMin": (idx,), "KMin_ArgKMin": (vals, idx)}[kind]
+    got = out if isinstance(out, tuple) else (out,)
+    module, _ = build_kernel(formula, ALIASES, dtype, ReductionSpec(kind, axis, K))
+    raw = postprocess(kind, evaluate(module, [x, y]), K)
+    oracle = raw if isinstance(raw, tuple) else (raw,)
+    for g_, e_, o_ in zip(got, expected, oracle):
+        assert g_.shape == e_.shape == o_.shape
+        if np.issubdtype(e_.dtype, np.integer):
+            assert g_.dtype == np.int64
+            np.testing.assert_array_equal(g_, e_)
+            np.testing.assert_array_equal(g_, o_)
+        else:
+            assert g_.dtype == np.dtype(dtype)
+            assert_close(g_, e_, dtype, scale_rtol=10)
+
+
+FORMULAS_NP = {
+    "SqDist(x, y)": lambda x, y: ((x - y) ** 2).sum(-1, keepdims=True),
+    "x - y": lambda x, y: x - y,
+    "x * y": lambda x, y: x * y,
+}
+
+W_CASES = ["LogSumExp", "SumSoftMaxWeight", "Max_SumShiftExpWeight"]
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", W_CASES)
+def test_weighted_reductions(kind, dtype, axis, rng):
+    x = rng.standard_normal((M, 3)).astype(dtype)
+    y = rng.standard_normal((N, 3)).astype(dtype)
+    aliases = ALIASES + ["g = Vj(2)"]
+    g = rng.uniform(0.5, 1.5, (N, 2)).astype(dtype)
+    f = Genred(
+        "-SqDist(x, y)", aliases, reduction_op=kind, axis=axis, formula2="g * Exp(Extract(x, 0, 2))"
+    )
+    out = f(x, y, g)
+    X, Y, G = (a.astype(np.float64) for a in (x[:, None], y[None], g[None]))
+    F = np.broadcast_to(-((X - Y) ** 2).sum(-1, keepdims=True), (M, N, 1))
+    W = np.broadcast_to(G * np.exp(X[..., :2]), (M, N, 2))  # positive weights: a finite log
+    expected = numpy_shift_exp(kind, F, W, axis)
+    assert np.isfinite(expected).all()
+    assert_close(out, expected, dtype, scale_rtol=10)
+
+
+def test_logsumexp_reduction_inside_a_formula_with_a_weight():
+    rng = np.random.default_rng(5)
+    x, y, g = rng.random((6, 2)), rng.random((8, 2)), rng.random((8, 1)) + 0.5
+    op = keops_kernel("LogSumExp_Reduction(-SqDist(x, y), 0, g)", ["x=Vi(2)", "y=Vj(2)", "g=Vj(1)"])
+    F = -((x[:, None] - y[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(
+        op([x, y, g])[:, 0], np.log((np.exp(F) * g[:, 0]).sum(1)), rtol=1e-12
+    )
+
+
+def test_kmin_reduction_inside_a_formula():
+    rng = np.random.default_rng(6)
+    x, y = rng.random((6, 2)), rng.random((8, 2))
+    op = keops_kernel("ArgKMin_Reduction(SqDist(x, y), 3, 1)", ["x=Vi(2)", "y=Vj(2)"])
+    D = ((x[:, None] - y[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(op([x, y]), np.argsort(D, 0, kind="stable")[:3].T)
+
+
+@pytest.mark.parametrize("opt_arg", [None, 0, -2, 2.5, True])
+def test_kmin_needs_a_positive_k(opt_arg):
+    from keir import ArgumentError
+
+    with pytest.raises(ArgumentError, match="opt_arg"):
+        Genred("SqDist(x, y)", ALIASES, reduction_op="KMin", axis=1, opt_arg=opt_arg)
+
+
+def test_weighted_reduction_needs_its_weight():
+    from keir import DimensionError
+
+    with pytest.raises(DimensionError, match="SumSoftMaxWeight reduction: .*weight"):
+        Genred("-SqDist(x, y)", ALIASES, reduction_op="SumSoftMaxWeight", axis=1)

@@ -6,4 +6,4 @@
 // CHECK-NEXT: %[[M:.*]] = "keir.mult"(%[[C]], %[[X]]) : (vector<1xf64>, vector<3xf64>) -> vector<3xf64>
 // CHECK-NEXT: %[[H:.*]] = "keir.cst"() {value = 5.000000e-01 : f64} : () -> vector<1xf64>
 // CHECK-NEXT: "keir.add"(%[[M]], %[[H]]) : (vector<3xf64>, vector<1xf64>) -> vector<3xf64>
-// CHECK:      "keir.reduction"({{.*}}) {axis = 0 : i64, kind = "Max"} : (vector<3xf64>) -> ()
+// CHECK:      "keir.reduction"({{.*}}) {axis = 0 : i64, k = 0 : i64, kind = "Max"} : (vector<3xf64>) -> ()

@@ -12,5 +12,5 @@
 // CHECK-NEXT:    %[[E:.*]] = "keir.exp"(%[[M]])
 // CHECK-NEXT:    %[[B:.*]] = "keir.var"() {cat = 1 : i64, dim = 1 : i64, pos = 2 : i64}
 // CHECK-NEXT:    %[[F:.*]] = "keir.mult"(%[[E]], %[[B]])
-// CHECK-NEXT:    "keir.reduction"(%[[F]]) {axis = 1 : i64, kind = "Sum"} : (vector<1xf32>) -> ()
+// CHECK-NEXT:    "keir.reduction"(%[[F]]) {axis = 1 : i64, k = 0 : i64, kind = "Sum"} : (vector<1xf32>) -> ()
 // CHECK-NEXT:    return

@@ -7,7 +7,7 @@ module {
     %0 = "keir.var"() {cat = 0 : i64, dim = 2 : i64, pos = 0 : i64} : () -> vector<2xf64>
     %1 = "keir.var"() {cat = 1 : i64, dim = 2 : i64, pos = 1 : i64} : () -> vector<2xf64>
     %2 = "keir.sqdist"(%0, %1) : (vector<2xf64>, vector<2xf64>) -> vector<1xf64>
-    "keir.reduction"(%2) {axis = 0 : i64, kind = "ArgMin"} : (vector<1xf64>) -> ()
+    "keir.reduction"(%2) {axis = 0 : i64, k = 0 : i64, kind = "ArgMin"} : (vector<1xf64>) -> ()
     return
   }
 }

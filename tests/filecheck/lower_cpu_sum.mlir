@@ -11,7 +11,7 @@ module {
     %4 = "keir.exp"(%3) : (vector<1xf32>) -> vector<1xf32>
     %5 = "keir.var"() {cat = 1 : i64, dim = 1 : i64, pos = 2 : i64} : () -> vector<1xf32>
     %6 = "keir.mult"(%4, %5) : (vector<1xf32>, vector<1xf32>) -> vector<1xf32>
-    "keir.reduction"(%6) {axis = 1 : i64, kind = "Sum"} : (vector<1xf32>) -> ()
+    "keir.reduction"(%6) {axis = 1 : i64, k = 0 : i64, kind = "Sum"} : (vector<1xf32>) -> ()
     return
   }
 }

@@ -1,0 +1,127 @@
+"""LogSumExp and its relatives, all from one online "max and shifted sum" scheme.
+
+State: the running max m of the scalar formula f and s_k = sum exp(f - m) * g_k, rescaled when
+m grows (KeOps' Max_SumShiftExpWeight). Unweighted reductions use g = 1.
+    Max_SumShiftExp(f)           -> (m, s)               raw state, as KeOps
+    Max_SumShiftExpWeight(f, g)  -> (m, s_1 .. s_D)      raw state
+    LogSumExp(f [, g])           -> m + log(s_k)          log sum_j exp(f_j) g_j
+    SumSoftMaxWeight(f, g)       -> s_k / s_0             sum exp(f) g / sum exp(f)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ReductionDef, reduced_last, register, scalar_formula
+
+
+def _weights(e, g, softmax: bool) -> list:
+    g = g or [e.const(1.0)]
+    return [e.const(1.0)] + list(g) if softmax else list(g)
+
+
+def _init(softmax: bool):
+    def init(e, sh):
+        return [e.const(float("-inf"))] + [e.const(0.0)] * (max(sh.g, 1) + softmax)
+
+    return init
+
+
+def _update(softmax: bool):
+    def update(e, s, f, g, idx, sh):
+        m, sums, v = s[0], s[1:], f[0]
+        bigger = e.gt(v, m)
+        new_m = e.select(bigger, v, m)
+        # exp(-inf - finite) = 0 covers the first value; the smaller of (m, v) is shifted
+        shift = e.exp(e.sub(e.select(bigger, m, v), new_m))
+        out = []
+        for acc, w in zip(sums, _weights(e, g, softmax)):
+            grown = e.add(e.mul(acc, shift), w)
+            out.append(e.select(bigger, grown, e.add(acc, e.mul(w, shift))))
+        return [new_m] + out
+
+    return update
+
+
+def _dense_state(F, G, axis, softmax: bool):
+    """(m, s) from the dense formula: m (rows, 1), s (rows, Dg [+1])."""
+    F = reduced_last(F, axis)
+    G = np.ones_like(F) if G is None else reduced_last(G, axis)
+    if softmax:
+        G = np.concatenate([np.ones_like(F), G], -1)
+    if F.shape[1] == 0:
+        return np.full((F.shape[0], 1), -np.inf, F.dtype), np.zeros((F.shape[0], G.shape[2]))
+    m = F.max(1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = (np.exp(F - m[:, None, :]) * G).sum(1)
+    return m, s
+
+
+def _ref(finish, softmax: bool):
+    def ref(F, G, axis, sh):
+        m, s = _dense_state(F, G, axis, softmax)
+        with np.errstate(all="ignore"):
+            return finish(m, s)
+
+    return ref
+
+
+def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc):
+    def dim(sh):
+        scalar_formula(sh)
+        return out_dim(sh)
+
+    return ReductionDef(
+        name,
+        dim,
+        _ref(finish_ref, softmax),
+        _init(softmax),
+        _update(softmax),
+        finish,
+        doc,
+        weight=weight,
+    )
+
+
+def _log(e, s, sh):
+    return [e.add(s[0], e.log(acc)) for acc in s[1:]]
+
+
+register(
+    _shift_exp(
+        "LogSumExp",
+        lambda sh: max(sh.g, 1),
+        lambda m, s: m + np.log(s),
+        _log,
+        "optional",
+        False,
+        "log sum exp(f), or log sum exp(f) g with a weight g",
+    ),
+    _shift_exp(
+        "Max_SumShiftExp",
+        lambda sh: 2,
+        lambda m, s: np.concatenate([m, s], -1),
+        lambda e, s, sh: s,
+        "none",
+        False,
+        "(max f, sum exp(f - max f))",
+    ),
+    _shift_exp(
+        "Max_SumShiftExpWeight",
+        lambda sh: 1 + sh.g,
+        lambda m, s: np.concatenate([m, s], -1),
+        lambda e, s, sh: s,
+        "required",
+        False,
+        "(max f, sum exp(f - max f) g)",
+    ),
+    _shift_exp(
+        "SumSoftMaxWeight",
+        lambda sh: sh.g,
+        lambda m, s: s[:, 1:] / s[:, :1],
+        lambda e, s, sh: [e.div(acc, s[1]) for acc in s[2:]],
+        "required",
+        True,
+        "sum exp(f) g / sum exp(f): the softmax-weighted average of g",
+    ),
+)
