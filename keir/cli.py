@@ -131,6 +131,13 @@ def parse_module(text: str):
         raise CompileError(f"cannot parse the input:\n{e}") from None
 
 
+def cmd_formulas(args) -> int:
+    from .reference import markdown
+
+    print(markdown(), end="")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, formula_required: bool) -> None:
     p.add_argument(
         "formula",
@@ -169,6 +176,8 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--pipeline", help='comma-separated passes, e.g. "keir-lower-cpu,cse"')
     opt.add_argument("--list-passes", action="store_true", help="list keir's passes")
     opt.set_defaults(func=cmd_opt)
+    ref = sub.add_parser("formulas", help="print the formula reference (docs/formulas.md)")
+    ref.set_defaults(func=cmd_formulas)
     return top
 
 

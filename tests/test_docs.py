@@ -37,3 +37,23 @@ def test_readme_example(code, printed):
                 assert abs(g_num - w_num) <= 1e-3 * abs(w_num), (g, w)
         else:
             assert g == w
+
+
+def test_formula_reference_is_up_to_date():
+    """docs/formulas.md is `keir formulas`: regenerate it when an op or reduction changes."""
+    from keir.reference import markdown
+
+    path = README.parent / "docs" / "formulas.md"
+    assert path.read_text() == markdown(), "run: keir formulas > docs/formulas.md"
+
+
+def test_formula_reference_lists_every_op_and_reduction():
+    from keir.dialect.ops import OPS
+    from keir.dialect.reductions import REDUCTIONS
+    from keir.reference import markdown
+
+    text = markdown()
+    for name in OPS:
+        assert f"`{name}(" in text, name
+    for name in REDUCTIONS:
+        assert f"| {name} |" in text, name
