@@ -15,8 +15,10 @@ SYNTAX = [
     ("`x ^ n`, `x ** n` (n an integer literal)", "Pow(x, n)"),
     ("`x ^ y`, `x ** y` (otherwise)", "Powf(x, y)"),
     ("`(x | y)`", "Scalprod(x, y)"),
-    ("`x < y`, `x <= y`, `x > y`, `x >= y`", "LessThan(x, y), LessOrEqual(x, y), "
-     "LessThan(y, x), LessOrEqual(y, x)"),
+    (
+        "`x < y`, `x <= y`, `x > y`, `x >= y`",
+        "LessThan(x, y), LessOrEqual(x, y), LessThan(y, x), LessOrEqual(y, x)",
+    ),
     ("`3`, `IntCst(3)`", "an integer constant"),
     ("`0.5`, `2.5e-3`", "a floating-point constant (pykeops rejects these; keir accepts them)"),
     ("`Var(pos, dim, cat)`", "argument `pos`, of dimension `dim`; cat 0 = i, 1 = j, 2 = parameter"),
@@ -31,12 +33,12 @@ STANDARD_VARIABLES = (
 
 def _reduction_spelling(red) -> str:
     if red.uses_k:
-        return f"`{red.name}_Reduction(f, K, axis)`; Genred `reduction_op=\"{red.name}\", opt_arg=K`"
+        return f'`{red.name}_Reduction(f, K, axis)`; Genred `reduction_op="{red.name}", opt_arg=K`'
     if red.weight == "required":
         return f"`{red.name}_Reduction(f, axis, g)`; Genred `formula2=g`"
     if red.weight == "optional":
         return f"`{red.name}_Reduction(f, axis)` or `(f, axis, g)`; Genred `formula2=g`"
-    return f"`{red.name}_Reduction(f, axis)`; Genred `reduction_op=\"{red.name}\"`"
+    return f'`{red.name}_Reduction(f, axis)`; Genred `reduction_op="{red.name}"`'
 
 
 def _row(cells) -> str:
@@ -62,8 +64,13 @@ def markdown() -> str:
         "take tuples of integers such as `(2, 3)`.",
     ]
     for title, names in FAMILIES.items():
-        lines += ["", f"## {title}", "", _row(["operation", "meaning", "dimensions", "example"]),
-                  _row(["---"] * 4)]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            _row(["operation", "meaning", "dimensions", "example"]),
+            _row(["---"] * 4),
+        ]
         for name in names:
             d = OPS[name]
             call = f"{name}({', '.join(['f', 'g', 'h'][: d.arity] + list(d.params))})"

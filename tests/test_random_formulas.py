@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from formulas import ALIASES, data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,12 +17,23 @@ from keir import Genred
 from keir.dialect.interpreter import evaluate
 from keir.frontend.formula import ReductionSpec, build_kernel
 
+from formulas import ALIASES, data
+
 LEAVES = {3: ["x", "y", "(x - y)"], 1: ["a", "b", "s", "2", "IntCst(3)", "0.5"]}
 BOUNDED = ["Sin", "Cos", "Atan"]
 UNARY = ["Minus", "Abs", "Sign", "Step", "ReLU", "Square", "Floor"] + BOUNDED
 BINARY = ["+", "-", "*"]
-TO_SCALAR = ["Sum({})", "SqNorm2({})", "Norm2({})", "Max({})", "Min({})", "ArgMin({})",
-             "Elem({}, 1)", "SqDist({}, y)", "({} | x)"]
+TO_SCALAR = [
+    "Sum({})",
+    "SqNorm2({})",
+    "Norm2({})",
+    "Max({})",
+    "Min({})",
+    "ArgMin({})",
+    "Elem({}, 1)",
+    "SqDist({}, y)",
+    "({} | x)",
+]
 
 
 @st.composite
@@ -52,8 +62,12 @@ def formulas(draw, dim: int, depth: int = 4):
     return draw(sub)
 
 
-@settings(max_examples=40, deadline=None, derandomize=os.environ.get("CI") == "true",
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     formula=st.integers(1, 3).flatmap(lambda d: formulas(1 if d == 1 else 3)),
     reduction=st.sampled_from(["Sum", "Max", "Min", "ArgMax"]),
