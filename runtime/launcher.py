@@ -66,8 +66,15 @@ class Kernel:
 
 def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
     a = np.asarray(a)
-    if a.dtype != dtype and not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ArgumentError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    if a.dtype.kind not in "fiub":  # complex would lose its imaginary part: refuse it
+        raise ArgumentError(
+            f"{name}: expected a real numeric array, got dtype {a.dtype}"
+            + (
+                " (store complex numbers as interleaved real, imaginary pairs)"
+                if a.dtype.kind == "c"
+                else ""
+            )
+        )
     a = np.ascontiguousarray(a, dtype=dtype)
     if cat == 2:
         return a.reshape(1, -1)

@@ -67,7 +67,8 @@ def test_non_contiguous_and_fortran_inputs_are_handled():
         ((np.ones((4, 3)),), "expected 2 arrays"),
         ((np.ones((4, 3)), np.ones((5, 2))), "y: expected inner dimension 3"),
         ((np.ones((4, 3, 1)), np.ones((5, 3))), "2-D array"),
-        ((np.array([["a"] * 3] * 4), np.ones((5, 3))), "numeric"),
+        ((np.array([["a"] * 3] * 4), np.ones((5, 3))), "x: expected a real numeric array"),
+        ((np.ones((4, 3)), np.ones((5, 3), complex)), "y: .* interleaved real, imaginary pairs"),
     ],
 )
 def test_bad_arrays_name_the_argument(args, message):
