@@ -39,40 +39,22 @@ def dim_of(value) -> int:
     return ir.VectorType(value.type).shape[0]
 
 
-class KernelBuilder:
-    """Builds `func.func @name` holding a formula and its reduction; use as a context manager."""
+class OpFactory:
+    """Creates keir ops of one float type at an insertion point, checking each op's dims.
 
-    def __init__(self, dtype: str, name: str = "keir_kernel", formula: str | None = None):
-        from mlir import ir
-        from mlir.dialects import func
+    The frontend uses it (through KernelBuilder) with formula positions; passes use it with
+    `location` set, e.g. autodiff creating the ops of a derivative before a keir.grad op.
+    """
 
-        self.formula = formula
-        self._ctx = context()
-        self._scope = [self._ctx, ir.Location.unknown(self._ctx)]
-        for s in self._scope:
-            s.__enter__()
-        self.elem = element_type(dtype)
-        self.module = ir.Module.create()
-        with ir.InsertionPoint(self.module.body):
-            self.func = func.FuncOp(name, ir.FunctionType.get([], []))
-        self.block = self.func.add_entry_block()
-        self._ip = ir.InsertionPoint(self.block)
-
-    def close(self) -> None:
-        for s in reversed(self._scope):
-            s.__exit__(None, None, None)
-        self._scope = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def __init__(self, elem, ip, formula: str | None = None, location=None):
+        self.elem, self._ip, self.formula, self.location = elem, ip, formula, location
 
     # ------------------------------------------------------------ helpers
     def _loc(self, column: int | None):
         from mlir import ir
 
+        if self.location is not None:
+            return self.location
         return ir.Location.file("formula", 1, (column or 0) + 1)
 
     def _vec(self, dim: int):
@@ -131,6 +113,46 @@ class KernelBuilder:
         if isinstance(value, (tuple, list)):
             return ir.DenseI64ArrayAttr.get([int(v) for v in value])
         return self._i64(value)
+
+    def grad(self, f, pos: int, dim: int, gradin, column: int | None = None):
+        """Grad(f, v, gradin) for the variable at position `pos` (of dimension `dim`)."""
+        if dim_of(gradin) != dim_of(f):
+            raise DimensionError(
+                f"Grad: the gradient input has dim {dim_of(gradin)}, the formula dim "
+                f"{dim_of(f)}; they must be equal",
+                self.formula,
+                column,
+            )
+        return self._create("grad", [f, gradin], dim, {"pos": self._i64(pos)}, column)
+
+
+class KernelBuilder(OpFactory):
+    """Builds `func.func @name` holding a formula and its reduction; use as a context manager."""
+
+    def __init__(self, dtype: str, name: str = "keir_kernel", formula: str | None = None):
+        from mlir import ir
+        from mlir.dialects import func
+
+        self._ctx = context()
+        self._scope = [self._ctx, ir.Location.unknown(self._ctx)]
+        for s in self._scope:
+            s.__enter__()
+        self.module = ir.Module.create()
+        with ir.InsertionPoint(self.module.body):
+            self.func = func.FuncOp(name, ir.FunctionType.get([], []))
+        self.block = self.func.add_entry_block()
+        super().__init__(element_type(dtype), ir.InsertionPoint(self.block), formula)
+
+    def close(self) -> None:
+        for s in reversed(self._scope):
+            s.__exit__(None, None, None)
+        self._scope = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def reduction(self, kind: str, operands, axis: int, k: int = 0, column: int | None = None):
         """Ends the formula: reduce operands[0] (weighted by operands[1], if given)."""

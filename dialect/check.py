@@ -29,6 +29,13 @@ def _expected(op, arg_dims, arg_cats) -> int:
         return dim
     if kind in ("intcst", "cst"):
         return 1
+    if kind == "grad":
+        f, gradin = op.operands
+        if _dim(f) != _dim(gradin):
+            raise DimRuleError(
+                f"gradient input of dim {_dim(gradin)} for a formula of dim {_dim(f)}"
+            )
+        return arg_dims[int_attr(op, "pos")]
     d = _BY_MNEMONIC.get(kind)
     if d is None:
         raise DimRuleError(f"unknown keir operation {op.name}")

@@ -46,6 +46,7 @@ def irdl_source() -> str:
     """The IRDL text of the dialect (also printed in docs and FileCheck tests)."""
     ops = [_operation(m, 0, attrs, 1) for m, attrs in _LEAVES.items()]
     ops += [_operation(d.mnemonic, d.arity, d.params, 1) for d in OPS.values()]
+    ops.append(_operation("grad", 2, ("pos",), 1))
     ops.append(_operation("reduction", -1, ("kind", "axis", "k"), 0))
     return "irdl.dialect @keir {\n" + "\n".join(ops) + "\n}\n"
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from lark import Token, Tree
 
 from ..dialect.builders import ArgSpec, KernelBuilder
+from ..dialect.builders import dim_of as _dim
 from ..dialect.ops import OPS
 from ..dialect.reductions import REDUCTIONS
-from ..errors import FormulaSyntaxError, NotSupportedError, UnknownOpError
+from ..errors import DimensionError, FormulaSyntaxError, NotSupportedError, UnknownOpError
 from . import names
 from .aliases import Alias, parse_aliases, var_from_call
 from .parser import parse
@@ -30,6 +31,7 @@ _COMPARE = {
     "ge": ("LessOrEqual", True),
 }
 _INT = re.compile(r"\d+$")
+_DERIVATIVES = ("Grad", "Diff", "GradMatrix", "Divergence", "Laplacian")
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class _Walker:
                 self._ints(name, args, node) if len(args) == 1 else self._arity(name, 1, args, node)
             )
             return self.kb.intcst(n, _column(node))
+        if name in _DERIVATIVES:
+            return self._derivative(name, args, node)
         if name in OPS:
             return self._op(OPS[name], args, node)
         if name.endswith(names.REDUCTION_SUFFIX) and name in names.ALL_NAMES:
@@ -211,6 +215,79 @@ class _Walker:
         near = difflib.get_close_matches(name, sorted(names.ALL_NAMES), n=3)
         hint = f"; did you mean {', '.join(near)}?" if near else ""
         self.error(UnknownOpError, f"unknown operation {name!r}{hint}", node)
+
+    # ------------------------------------------------------------ derivatives
+    def _variable(self, name: str, node) -> tuple[int, int]:
+        """(pos, dim) of the variable a derivative is taken with respect to."""
+        if isinstance(node, Tree) and node.data == "name":
+            self._name(node.children[0])  # declares it, or reports an unknown name
+            alias = self.by_name[str(node.children[0])]
+            return alias.pos, alias.dim
+        if (
+            isinstance(node, Tree)
+            and node.data == "call"
+            and str(node.children[0]) in names.VARIABLES
+        ):
+            value = self._call(node)
+            pos = next(p for p, v in self.values.items() if v == value)
+            return pos, self.args[pos].dim
+        self.error(FormulaSyntaxError, f"{name}: the second argument must be a variable", node)
+
+    def _basis(self, dim: int, k: int, column: int):
+        """e_k, the k-th unit vector of dimension dim (ElemT(1, dim, k))."""
+        one = self.kb.intcst(1, column)
+        return one if dim == 1 else self.kb.op("ElemT", [one], {"n": dim, "m": k}, column)
+
+    def _derivative(self, name: str, args: list, node):
+        """Grad is the primitive (keir.grad); the others expand into Grads, as in keopscore."""
+        expected = 3 if name in ("Grad", "Diff") else 2
+        if len(args) != expected:
+            self._arity(name, expected, args, node)
+        col = _column(node)
+        f = self.build(args[0])
+        pos, dim = self._variable(name, args[1])
+        fdim = _dim(f)
+
+        def grad(gradin):
+            return self.kb.grad(f, pos, dim, gradin, col)
+
+        if name == "Grad":
+            return grad(self.build(args[2]))
+        if name == "Diff":  # J u, row by row: (d f_m / d v | u)
+            u = self.build(args[2])
+            rows = [
+                self.kb.op("Scalprod", [grad(self._basis(fdim, m, col)), u], column=col)
+                for m in range(fdim)
+            ]
+            return self._concat(rows, col)
+        if name == "GradMatrix":
+            return self._concat([grad(self._basis(fdim, m, col)) for m in range(fdim)], col)
+        if name == "Laplacian":
+            if fdim != 1:
+                self.error(DimensionError, f"Laplacian needs a formula of dim 1, got {fdim}", node)
+            f, fdim = grad(self.kb.intcst(1, col)), dim
+        if fdim != dim:
+            self.error(
+                DimensionError,
+                f"{name} needs a formula of the variable's dim {dim}, got {fdim}",
+                node,
+            )
+        terms = [
+            self.kb.op(
+                "Elem", [self.kb.grad(f, pos, dim, self._basis(dim, k, col), col)], {"m": k}, col
+            )
+            for k in range(dim)
+        ]
+        total = terms[0]
+        for t in terms[1:]:
+            total = self.kb.op("Add", [total, t], column=col)
+        return total
+
+    def _concat(self, parts: list, column: int):
+        out = parts[0]
+        for p in parts[1:]:
+            out = self.kb.op("Concat", [out, p], column=column)
+        return out
 
     def _arity(self, name: str, expected: int, args: list, node):
         self.error(

@@ -169,7 +169,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     comp = sub.add_parser("compile", help="print the IR of a formula at a stage")
     _common(comp, formula_required=True)
-    comp.add_argument("--emit", default="keir", choices=("keir", "loops", "llvm", "llvm-ir"))
+    comp.add_argument(
+        "--emit", default="keir", choices=("keir", "autodiff", "loops", "llvm", "llvm-ir")
+    )
     comp.set_defaults(func=cmd_compile)
     opt = sub.add_parser("opt", help="run a pass pipeline over an .mlir file (like mlir-opt)")
     opt.add_argument("file", nargs="?", help="input .mlir file, - for stdin")

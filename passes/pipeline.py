@@ -2,6 +2,7 @@
 
 Stages are named so the driver (and `keir compile --emit`) can stop after any of them:
     keir        the formula as built by the frontend
+    autodiff    after keir-autodiff: no keir.grad left
     loops       after keir-lower-cpu: scf.parallel / scf.for on arith+math
     llvm        LLVM dialect, after the upstream conversions (scf -> openmp -> llvm)
 """
@@ -9,10 +10,11 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
-from . import lower_cpu
+from . import autodiff, lower_cpu
 from .registry import register, run_pipeline
 
-register(lower_cpu.NAME, lower_cpu.DESCRIPTION, lower_cpu.run_on)
+for _pass in (autodiff, lower_cpu):
+    register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on)
 
 KEIR_TO_LOOPS = (lower_cpu.NAME, "canonicalize", "cse")
 
@@ -33,7 +35,7 @@ UPSTREAM_CPU = (
     "reconcile-unrealized-casts",
 )
 
-STAGES = ("keir", "loops", "llvm")
+STAGES = ("keir", "autodiff", "loops", "llvm")
 
 
 def lower(module, stop: str = "llvm"):
@@ -41,6 +43,9 @@ def lower(module, stop: str = "llvm"):
     if stop not in STAGES:
         raise CompileError(f"unknown stage {stop!r}: expected one of {', '.join(STAGES)}")
     if stop == "keir":
+        return module
+    run_pipeline(module, [autodiff.NAME])
+    if stop == "autodiff":
         return module
     run_pipeline(module, KEIR_TO_LOOPS)
     if stop == "loops":

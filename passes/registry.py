@@ -50,7 +50,8 @@ def split_pipeline(text: str) -> list[str]:
 def _wrap(info: PassInfo, failures: list):
     def run(op, pass_):
         try:
-            info.run_on(op)
+            with op.context, op.location:  # builders need a default location
+                info.run_on(op)
         except Exception as e:  # surfaced after pm.run, with the pass name
             failures.append((info.name, e))
             pass_.signal_pass_failure()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import OpDef, elementwise, register, require
+from .base import OpDef, elementwise, register, require, zero_vjp
 
 
 def _ipow(e, a, n: int):
@@ -23,6 +23,14 @@ def _ipow(e, a, n: int):
 
 def _ref_ipow(x, n):
     return np.power(x, float(n))
+
+
+def _pow_vjp(b, g, out, x, n):
+    return [None] if n == 0 else [g * (n * b("Pow", x, n=n - 1))]
+
+
+def _powf_vjp(b, g, out, x, y):
+    return [g * (y * b("Powf", x, y - 1)), g * (out * b("Log", x))]
 
 
 def _truth(e, cond):
@@ -47,6 +55,7 @@ def _constant(name: str, value, dim, doc: str, example: str, params: tuple[str, 
         example,
         params,
         dim_rule="given by the parameters",
+        vjp=lambda b, g, out, **p: [],
     )
 
 
@@ -55,14 +64,68 @@ def _ratio(p, q):
 
 
 register(
-    elementwise("Add", 2, np.add, lambda e, a, b: e.add(a, b), "x + y", "x + y"),
-    elementwise("Subtract", 2, np.subtract, lambda e, a, b: e.sub(a, b), "x - y", "x - b"),
-    elementwise("Mult", 2, np.multiply, lambda e, a, b: e.mul(a, b), "x * y", "s * x * y"),
-    elementwise("Divide", 2, np.divide, lambda e, a, b: e.div(a, b), "x / y", "x / (y + 1)"),
-    elementwise("Minus", 1, np.negative, lambda e, a: e.neg(a), "-x", "-x + y"),
-    elementwise("Square", 1, np.square, lambda e, a: e.mul(a, a), "x * x", "Square(x - y)"),
     elementwise(
-        "Inv", 1, lambda x: 1 / x, lambda e, a: e.div(e.const(1.0), a), "1 / x", "Inv(x + y)"
+        "Add",
+        2,
+        np.add,
+        lambda e, a, b: e.add(a, b),
+        "x + y",
+        "x + y",
+        vjp=lambda b, g, out, x, y: [g, g],
+    ),
+    elementwise(
+        "Subtract",
+        2,
+        np.subtract,
+        lambda e, a, b: e.sub(a, b),
+        "x - y",
+        "x - b",
+        vjp=lambda b, g, out, x, y: [g, -g],
+    ),
+    elementwise(
+        "Mult",
+        2,
+        np.multiply,
+        lambda e, a, b: e.mul(a, b),
+        "x * y",
+        "s * x * y",
+        vjp=lambda b, g, out, x, y: [g * y, g * x],
+    ),
+    elementwise(
+        "Divide",
+        2,
+        np.divide,
+        lambda e, a, b: e.div(a, b),
+        "x / y",
+        "x / (y + 1)",
+        vjp=lambda b, g, out, x, y: [g / y, -(g * out) / y],
+    ),
+    elementwise(
+        "Minus",
+        1,
+        np.negative,
+        lambda e, a: e.neg(a),
+        "-x",
+        "-x + y",
+        vjp=lambda b, g, out, x: [-g],
+    ),
+    elementwise(
+        "Square",
+        1,
+        np.square,
+        lambda e, a: e.mul(a, a),
+        "x * x",
+        "Square(x - y)",
+        vjp=lambda b, g, out, x: [2 * (g * x)],
+    ),
+    elementwise(
+        "Inv",
+        1,
+        lambda x: 1 / x,
+        lambda e, a: e.div(e.const(1.0), a),
+        "1 / x",
+        "Inv(x + y)",
+        vjp=lambda b, g, out, x: [-(g * b("Square", out))],
     ),
     elementwise(
         "Pow",
@@ -72,6 +135,7 @@ register(
         "x ** n for an integer n (also x ^ n, x ** n)",
         "Pow(x + y, -3)",
         ("n",),
+        vjp=_pow_vjp,
     ),
     elementwise(
         "Powf",
@@ -80,6 +144,7 @@ register(
         lambda e, a, b: e.powf(a, b),
         "x ** y for a formula y (also x ^ y with y not an integer)",
         "Powf(x, y)",
+        vjp=_powf_vjp,
     ),
     # comparisons give 1.0 or 0.0; x > y and x >= y are LessThan(y, x), LessOrEqual(y, x)
     elementwise(
@@ -89,6 +154,7 @@ register(
         lambda e, a, b: _truth(e, e.eq(a, b)),
         "1 if x == y else 0",
         "Equal(Floor(2 * x), Floor(2 * y))",
+        vjp=zero_vjp,
     ),
     elementwise(
         "NotEqual",
@@ -97,6 +163,7 @@ register(
         lambda e, a, b: _truth(e, e.ne(a, b)),
         "1 if x != y else 0",
         "NotEqual(Floor(2 * x), Floor(2 * y))",
+        vjp=zero_vjp,
     ),
     elementwise(
         "LessThan",
@@ -105,6 +172,7 @@ register(
         lambda e, a, b: _truth(e, e.lt(a, b)),
         "1 if x < y else 0 (also x < y, y > x)",
         "x < y",
+        vjp=zero_vjp,
     ),
     elementwise(
         "LessOrEqual",
@@ -113,6 +181,7 @@ register(
         lambda e, a, b: _truth(e, e.le(a, b)),
         "1 if x <= y else 0 (also x <= y, y >= x)",
         "x >= Square(y)",
+        vjp=zero_vjp,
     ),
     _constant(
         "RatCst", _ratio, lambda p, q: 1, "the rational p / q", "RatCst(3, 4) * x", ("p", "q")

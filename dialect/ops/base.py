@@ -13,7 +13,7 @@ broadcasts against any other dimension, as in KeOps.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class OpDef:
     tuple_params: frozenset[str] = field(default=frozenset())  # those that are int tuples
     defaults: dict = field(default_factory=dict)  # optional trailing parameters
     dim_rule: str = ""  # the dimension rule in words, for docs/formulas.md
+    # Reverse-mode rule: (b, g, out, *operands, **params) -> one adjoint (or None: zero) per
+    # operand, as keir.dialect.symbolic.Sym values; None here: not differentiable.
+    vjp: Callable[..., list] | None = None
 
     @property
     def mnemonic(self) -> str:
@@ -49,6 +52,12 @@ def register(*defs: OpDef) -> None:
         if d.name in OPS:
             raise ValueError(f"operation {d.name} is defined twice")
         OPS[d.name] = d
+
+
+def attach_vjps(rules: dict) -> None:
+    """Sets the derivative rules of ops registered above in the same module."""
+    for name, rule in rules.items():
+        OPS[name] = replace(OPS[name], vjp=rule)
 
 
 # ---------------------------------------------------------------- dimension rules
@@ -108,14 +117,25 @@ def elementwise(
     doc: str,
     example: str,
     params: tuple[str, ...] = (),
+    vjp: Callable | None = None,
 ) -> OpDef:
-    """An op applied component by component; dim-1 operands broadcast."""
+    """An op applied component by component; dim-1 operands broadcast.
+
+    Its `vjp` may return adjoints of the broadcast dimension: autodiff sums them back down to a
+    dim-1 operand."""
 
     def lower(e, *xs, **p):
         return [scalar(e, *lanes, **p) for lanes in zip(*broadcast_lanes(*xs))]
 
     rule = "same dim" if arity == 1 else "equal dims or 1 (broadcast); result: the larger"
-    return OpDef(name, arity, broadcast_dims, ref, lower, doc, example, params, dim_rule=rule)
+    return OpDef(
+        name, arity, broadcast_dims, ref, lower, doc, example, params, dim_rule=rule, vjp=vjp
+    )
+
+
+def zero_vjp(b, g, out, *operands, **params) -> list:
+    """Piecewise-constant operations: a zero derivative almost everywhere."""
+    return [None] * len(operands)
 
 
 def select_ref(cond, a, b):

@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import (
     OpDef,
+    attach_vjps,
     broadcast_dims,
     broadcast_lanes,
     equal_dims_to_scalar,
@@ -20,6 +21,7 @@ from .base import (
     require,
     sum_lanes,
     to_scalar,
+    zero_vjp,
 )
 
 
@@ -390,4 +392,61 @@ register(
         ("dim",),
         dim_rule="f: 1; result: dim",
     ),
+)
+
+
+# ---------------------------------------------------------------- derivatives (as keopscore)
+def _weighted_vjp(b, g, a, x):
+    """(adjoint of the weights, adjoint of x) for WeightedSqNorm(a, x) and its special cases."""
+    kind = _weighted_kind(a.dim, x.dim)
+    if kind == "iso":
+        return g * b("SqNorm2", x), 2 * (g * (a * x))
+    if kind == "diag":
+        return g * b("Square", x), 2 * (g * (a * x))
+    sym = b("MatVecMult", a, x) + b("VecMatMult", x, a)
+    return g * b("TensorProd", x, x), g * sym
+
+
+def _weighted_dist_vjp(b, g, out, a, x, y):
+    da, dd = _weighted_vjp(b, g, a, x - y)
+    return [da, dd, -dd]
+
+
+def _normalize_vjp(b, g, out, x):
+    r = b("Rsqrt", b("SqNorm2", x))
+    return [r * g - (b("Pow", r, n=3) * b("Scalprod", x, g)) * x]
+
+
+def _extreme_vjp(arg: str):
+    return lambda b, g, out, x: [b("OneHot", b(arg, x), dim=x.dim) * g]
+
+
+attach_vjps(
+    {
+        "Sum": lambda b, g, out, x: [b("SumT", g, dim=x.dim)],
+        "SumT": lambda b, g, out, x, dim: [b("Sum", g)],
+        "Max": _extreme_vjp("ArgMax"),
+        "Min": _extreme_vjp("ArgMin"),
+        "ArgMax": zero_vjp,
+        "ArgMin": zero_vjp,
+        "SqNorm2": lambda b, g, out, x: [2 * (g * x)],
+        "Norm2": lambda b, g, out, x: [(g * b("Rsqrt", b("SqNorm2", x))) * x],
+        "Normalize": _normalize_vjp,
+        "SqDist": lambda b, g, out, x, y: [2 * (g * (x - y)), -2 * (g * (x - y))],
+        "Scalprod": lambda b, g, out, x, y: [g * y, g * x],
+        "WeightedSqNorm": lambda b, g, out, a, x: list(_weighted_vjp(b, g, a, x)),
+        "SqNormIso": lambda b, g, out, a, x: list(_weighted_vjp(b, g, a, x)),
+        "SqNormDiag": lambda b, g, out, a, x: list(_weighted_vjp(b, g, a, x)),
+        "SymSqNorm": lambda b, g, out, a, x: list(_weighted_vjp(b, g, a, x)),
+        "WeightedSqDist": _weighted_dist_vjp,
+        "Elem": lambda b, g, out, x, m: [b("ElemT", g, n=x.dim, m=m)],
+        "ElemT": lambda b, g, out, x, n, m: [b("Elem", g, m=m)],
+        "Extract": lambda b, g, out, x, start, dim: [b("ExtractT", g, start=start, dim=x.dim)],
+        "ExtractT": lambda b, g, out, x, start, dim: [b("Extract", g, start=start, dim=x.dim)],
+        "Concat": lambda b, g, out, x, y: [
+            b("Extract", g, start=0, dim=x.dim),
+            b("Extract", g, start=x.dim, dim=y.dim),
+        ],
+        "OneHot": zero_vjp,
+    }
 )
