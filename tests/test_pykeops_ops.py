@@ -51,5 +51,7 @@ def test_combined_examples_match_pykeops():
 @pytest.mark.skipif(not os.environ.get("KEIR_PYKEOPS_ALL"), reason="set KEIR_PYKEOPS_ALL=1")
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_op_example_matches_pykeops(name):
-    # pykeops computes Powf with C powf (float32 precision) even in float64
-    _compare(OPS[name].example, rtol=1e-6 if name in FLOAT32_IN_KEOPS else 1e-10)
+    if name == "BSpline":  # pykeops cannot generate BSpline code in float64
+        _compare(OPS[name].example, dtype="float32", rtol=1e-5)
+    else:
+        _compare(OPS[name].example, rtol=1e-6 if name in FLOAT32_IN_KEOPS else 1e-10)
