@@ -30,6 +30,10 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
+    if name == "grad":
+        from .gradients import grad
+
+        return grad
     raise AttributeError(f"module 'keir' has no attribute {name!r}")
 
 
@@ -44,5 +48,6 @@ __all__ = [
     "KeopsKernel",
     "NotSupportedError",
     "UnknownOpError",
+    "grad",
     "keops_kernel",
 ]

@@ -66,7 +66,10 @@ class _Compiled:
         self.dtype = dtype
         self._kernels = {}
         # Build once now so that a bad formula fails at construction, not at the first call.
-        self.module(dtype or "float32")
+        from .dialect.kernel import kernel_funcs, signature
+
+        module, _ = self.module(dtype or "float32")
+        self.signature = signature(kernel_funcs(module)[0])
 
     def module(self, dtype: str):
         return build_kernel(self.formula, self.aliases, dtype, self.reduction)
@@ -141,8 +144,13 @@ class Genred:
             reduction_op,
             axis,
         )
+        self.kind, self.k, self.formula2 = kind, k, formula2
         spec = ReductionSpec(kind, axis, k, formula2)
         self._compiled = _Compiled(formula, aliases, spec, dtype)
+
+    def out_dim_hint(self) -> int:
+        """Components per output row (K * D for KMin-like reductions)."""
+        return self._compiled.signature.out_dim
 
     def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
         if ranges is not None:
