@@ -65,8 +65,8 @@ class GradFunction:
         if kind == "LogSumExp":
             if f.formula2 is None:
                 return f"Grad({F}, {v}, {e} * Exp({F} - {out}))"
-            w = f"Exp({F} - {out})"
-            return f"Grad({F}, {v}, Sum({e} * {w} * ({f.formula2}))) + Grad({f.formula2}, {v}, {e} * {w})"
+            w, g = f"Exp({F} - {out})", f.formula2
+            return f"Grad({F}, {v}, Sum({e} * {w} * ({g}))) + Grad({g}, {v}, {e} * {w})"
         if kind == "SumSoftMaxWeight":
             lse = self._new(f"{_CAT[out_cat]}(1)", "lse")
             p, g = f"Exp({F} - {lse})", f.formula2
