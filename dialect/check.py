@@ -7,9 +7,16 @@ argument table, reporting the op, the dims and the source location.
 from __future__ import annotations
 
 from ..errors import DimensionError
-from .kernel import find_reduction, formula_ops, int_attr, kernel_funcs, param_values
+from .kernel import (
+    find_reductions,
+    formula_ops,
+    int_attr,
+    kernel_funcs,
+    param_values,
+    reduction_shape,
+)
 from .ops import OPS, DimRuleError
-from .reductions import REDUCTIONS, RedShape, check_shape
+from .reductions import REDUCTIONS, check_shape
 
 _BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
@@ -60,13 +67,17 @@ def check_module(module) -> None:
                     f"{op.name} at {op.location}: result has dim {_dim(op.result)}, "
                     f"expected {expected} from operand dims {[_dim(o) for o in op.operands]}"
                 )
-        red = find_reduction(func)
-        kind = ir.StringAttr(red.attributes["kind"]).value
-        if kind not in REDUCTIONS:
-            raise DimensionError(f"keir.reduction at {red.location}: unknown kind {kind!r}")
-        dims = [_dim(v) for v in red.operands]
-        shape = RedShape(dims[0], dims[1] if len(dims) > 1 else 0, int_attr(red, "k"))
-        try:
-            check_shape(REDUCTIONS[kind], shape)
-        except DimRuleError as e:
-            raise DimensionError(f"{kind} reduction at {red.location}: {e}") from None
+        for red in find_reductions(func):
+            _check_reduction(red)
+
+
+def _check_reduction(red) -> None:
+    from mlir import ir
+
+    kind = ir.StringAttr(red.attributes["kind"]).value
+    if kind not in REDUCTIONS:
+        raise DimensionError(f"keir.reduction at {red.location}: unknown kind {kind!r}")
+    try:
+        check_shape(REDUCTIONS[kind], reduction_shape(red))
+    except DimRuleError as e:
+        raise DimensionError(f"{kind} reduction at {red.location}: {e}") from None

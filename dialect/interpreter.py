@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ArgumentError, KeirError
 from .kernel import (
-    find_reduction,
+    find_reductions,
     float_attr,
     formula_ops,
     int_attr,
@@ -56,14 +56,16 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
                 params = param_values(op, d.params)
                 value = d.ref(*(env[o] for o in op.operands), **params)
             env[op.result] = np.asarray(value, dtype=dtype)
-        red = find_reduction(func)
-        F = np.broadcast_to(env[red.operands[0]], (M, N, sig.formula_dim))
-        G = None
-        if sig.weight_dim:
-            G = np.broadcast_to(env[red.operands[1]], (M, N, sig.weight_dim))
-        shape = RedShape(sig.formula_dim, sig.weight_dim, sig.k)
-        out = REDUCTIONS[sig.reduction].ref(F, G, sig.axis, shape)
-    return np.ascontiguousarray(out, dtype=dtype).reshape(-1, sig.out_dim)
+        outs = []
+        for red, spec in zip(find_reductions(func), sig.outputs):
+            F = np.broadcast_to(env[red.operands[0]], (M, N, spec.formula_dim))
+            G = None
+            if spec.weight_dim:
+                G = np.broadcast_to(env[red.operands[1]], (M, N, spec.weight_dim))
+            shape = RedShape(spec.formula_dim, spec.weight_dim, spec.k)
+            out = REDUCTIONS[spec.reduction].ref(F, G, sig.axis, shape)
+            outs.append(np.ascontiguousarray(out, dtype=dtype).reshape(-1, spec.out_dim))
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def _without_grads(module):

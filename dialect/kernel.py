@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import KeirError
 from .reductions import REDUCTIONS, RedShape
-from .signature import Signature
+from .signature import Output, Signature
 
 
 def int_attr(op, name: str) -> int:
@@ -62,28 +62,41 @@ def find_reduction(func):
     return None
 
 
+def find_reductions(func) -> list:
+    return [op for op in operations(func.regions[0].blocks[0]) if op.name == "keir.reduction"]
+
+
+def reduction_shape(red) -> RedShape:
+    from mlir import ir
+
+    dims = [ir.VectorType(v.type).shape[0] for v in red.operands]
+    return RedShape(dims[0], dims[1] if len(dims) > 1 else 0, int_attr(red, "k"))
+
+
+def _output(red) -> Output:
+    from mlir import ir
+
+    kind = ir.StringAttr(red.attributes["kind"]).value
+    shape = reduction_shape(red)
+    return Output(kind, shape.f, REDUCTIONS[kind].out_dim(shape), shape.k, shape.g)
+
+
 def signature(func) -> Signature:
     from mlir import ir
 
-    red = find_reduction(func)
-    if red is None:
+    reds = find_reductions(func)
+    if not reds:
         raise KeirError("function holds no keir.reduction")
-    kind = ir.StringAttr(red.attributes["kind"]).value
-    formula = red.operands[0]
-    fdim = ir.VectorType(formula.type).shape[0]
-    gdim = ir.VectorType(red.operands[1].type).shape[0] if len(red.operands) > 1 else 0
-    k = int_attr(red, "k")
+    axes = {int_attr(r, "axis") for r in reds}
+    if len(axes) != 1:
+        raise KeirError("the reductions of one kernel must share their axis")
     return Signature(
         name=ir.StringAttr(func.attributes["sym_name"]).value,
-        dtype=dtype_of(formula),
+        dtype=dtype_of(reds[0].operands[0]),
         arg_cats=tuple(ir.DenseI64ArrayAttr(func.attributes["keir.arg_cats"])),
         arg_dims=tuple(ir.DenseI64ArrayAttr(func.attributes["keir.arg_dims"])),
-        reduction=kind,
-        axis=int_attr(red, "axis"),
-        formula_dim=fdim,
-        out_dim=REDUCTIONS[kind].out_dim(RedShape(fdim, gdim, k)),
-        k=k,
-        weight_dim=gdim,
+        axis=axes.pop(),
+        outputs=tuple(_output(r) for r in reds),
     )
 
 

@@ -1,9 +1,10 @@
 """The calling convention of a compiled kernel, as plain data (no MLIR needed to use it).
 
-A kernel computes out[r, :] = Red_{c} F(args at r, c) over `rows` output rows and `reduced`
-reduced rows. Its native entry point takes, in this order: every argument array in declaration
-order, then the output array (each as a rank-1 memref: allocated ptr, aligned ptr, offset,
-size, stride), then M (number of i rows) and N (number of j rows) as int64.
+A kernel computes, for every output row r, one or more reductions over the reduced rows c:
+out_k[r, :] = Red_k_{c} F_k(args at r, c). All its reductions share one axis (a fused kernel
+evaluates their formulas once per pair). Its native entry point takes, in this order: every
+argument array in declaration order, then the output arrays (each as a rank-1 memref:
+allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
 """
 
 from __future__ import annotations
@@ -14,21 +15,47 @@ CAT_NAMES = ("i", "j", "parameter")
 
 
 @dataclass(frozen=True)
-class Signature:
-    name: str  # native symbol
-    dtype: str  # "float32" | "float64"
-    arg_cats: tuple[int, ...]  # 0 = i-indexed, 1 = j-indexed, 2 = parameter
-    arg_dims: tuple[int, ...]
+class Output:
     reduction: str  # a name of keir.dialect.reductions.REDUCTIONS
-    axis: int  # 1: reduce over j (output indexed by i); 0: reduce over i
     formula_dim: int
     out_dim: int
     k: int = 0  # K of KMin-like reductions
     weight_dim: int = 0  # dim of the weight formula of weighted reductions (0: none)
 
+
+@dataclass(frozen=True)
+class Signature:
+    name: str  # native symbol
+    dtype: str  # "float32" | "float64"
+    arg_cats: tuple[int, ...]  # 0 = i-indexed, 1 = j-indexed, 2 = parameter
+    arg_dims: tuple[int, ...]
+    axis: int  # 1: reduce over j (outputs indexed by i); 0: reduce over i
+    outputs: tuple[Output, ...]
+
     @property
     def out_cat(self) -> int:
         return 0 if self.axis == 1 else 1
+
+    # the single output of an unfused kernel
+    @property
+    def reduction(self) -> str:
+        return self.outputs[0].reduction
+
+    @property
+    def out_dim(self) -> int:
+        return self.outputs[0].out_dim
+
+    @property
+    def formula_dim(self) -> int:
+        return self.outputs[0].formula_dim
+
+    @property
+    def k(self) -> int:
+        return self.outputs[0].k
+
+    @property
+    def weight_dim(self) -> int:
+        return self.outputs[0].weight_dim
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -38,4 +65,5 @@ class Signature:
         data = dict(data)
         data["arg_cats"] = tuple(data["arg_cats"])
         data["arg_dims"] = tuple(data["arg_dims"])
+        data["outputs"] = tuple(Output(**o) for o in data["outputs"])
         return cls(**data)

@@ -97,7 +97,7 @@ class _Compiled:
                     f"{sig.reduction} over more than {_FLOAT32_INDEX_LIMIT:,} rows needs float64: "
                     "float32 cannot represent larger indices exactly"
                 )
-        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N), sig.k)
+        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N)[0], sig.k)
 
 
 def _k(reduction_op: str, opt_arg) -> int:

@@ -22,7 +22,7 @@ from mlir.dialects import arith, func, memref, scf
 
 from ..dialect.check import check_module
 from ..dialect.kernel import (
-    find_reduction,
+    find_reductions,
     float_attr,
     formula_ops,
     int_attr,
@@ -70,37 +70,50 @@ def _lower_kernel(old) -> None:
     elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
     buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], elem)
     index = ir.IndexType.get()
-    n_args = len(sig.arg_cats)
-    ftype = ir.FunctionType.get([buf] * (n_args + 1) + [index, index], [])
+    n_args, n_out = len(sig.arg_cats), len(sig.outputs)
+    ftype = ir.FunctionType.get([buf] * (n_args + n_out) + [index, index], [])
     new = func.FuncOp(sig.name, ftype)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(sig.to_json()))
     entry = new.add_entry_block()
-    arrays, out = list(entry.arguments[:n_args]), entry.arguments[n_args]
-    sizes = {0: entry.arguments[n_args + 1], 1: entry.arguments[n_args + 2]}
+    arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
+    sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
     e = LaneEmitter(elem)
-    red = REDUCTIONS[sig.reduction]
+    reductions = [
+        (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)
+        for o in sig.outputs
+    ]
     with ir.InsertionPoint(entry):
         par = scf.ParallelOp([], [_index(0)], [sizes[sig.out_cat]], [_index(1)], [])
         func.ReturnOp([])
     body = par.region.blocks.append(index)
     row = body.arguments[0]
-    outer_ip = ir.InsertionPoint(body)
-    with outer_ip:
-        outer_cat = sig.out_cat
-        shape = RedShape(sig.formula_dim, sig.weight_dim, sig.k)
-        state = red.init(e, shape)
-        loop = scf.ForOp(_index(0), sizes[1 - outer_cat], _index(1), state)
-        out_lanes = red.finalize(e, list(loop.results), shape)
-        for k, lane in enumerate(out_lanes):
-            memref.store(lane, out, [_row_offset(row, sig.out_dim, k)])
+    with ir.InsertionPoint(body):
+        states = [red.init(e, shape) for red, shape, _ in reductions]
+        loop = scf.ForOp(_index(0), sizes[1 - sig.out_cat], _index(1), sum(states, []))
+        finals = _split(list(loop.results), states)
+        for (red, shape, spec), state, out in zip(reductions, finals, outs):
+            for k, lane in enumerate(red.finalize(e, state, shape)):
+                memref.store(lane, out, [_row_offset(row, spec.out_dim, k)])
         scf.ReduceOp([], 0)
     with ir.InsertionPoint(loop.body):
         col = loop.induction_variable
-        env = _evaluate(old, e, arrays, outer_cat, row, col, ir.InsertionPoint(loop), elem)
-        f, *g = (env[v] for v in find_reduction(old).operands)
+        env = _evaluate(old, e, arrays, sig.out_cat, row, col, ir.InsertionPoint(loop), elem)
         idx = e.index_to_lane(col)
-        new_state = red.update(e, list(loop.inner_iter_args), f, g[0] if g else None, idx, shape)
+        carried = _split(list(loop.inner_iter_args), states)
+        new_state = []
+        for (red, shape, _), state, op in zip(reductions, carried, find_reductions(old)):
+            f, *g = (env[v] for v in op.operands)
+            new_state += red.update(e, state, f, g[0] if g else None, idx, shape)
         scf.YieldOp(new_state)
+
+
+def _split(lanes: list, like: list[list]) -> list[list]:
+    """Cuts a flat list of loop-carried lanes into one state per reduction."""
+    out, start = [], 0
+    for state in like:
+        out.append(lanes[start : start + len(state)])
+        start += len(state)
+    return out
 
 
 def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:

@@ -25,7 +25,8 @@ class Kernel:
         self.names = names or [f"argument {k}" for k in range(len(sig.arg_cats))]
         self._fn = getattr(library, sig.name)
         self._fn.restype = None
-        self._fn.argtypes = _MEMREF * (len(sig.arg_cats) + 1) + [ctypes.c_int64] * 2
+        n_buffers = len(sig.arg_cats) + len(sig.outputs)
+        self._fn.argtypes = _MEMREF * n_buffers + [ctypes.c_int64] * 2
         self._library = library  # keeps the shared object mapped
 
     def prepare(self, args) -> tuple[list[np.ndarray], int, int]:
@@ -53,15 +54,16 @@ class Kernel:
         M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
         return arrays, M, N
 
-    def __call__(self, *args) -> np.ndarray:
-        return self.run_prepared(*self.prepare(args))
+    def __call__(self, *args):
+        outs = self.run_prepared(*self.prepare(args))
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> np.ndarray:
-        """Runs on the output of `prepare` (arrays already checked and converted)."""
+    def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> list[np.ndarray]:
+        """Runs on the output of `prepare` (checked, converted arrays); one array per output."""
         rows = M if self.sig.out_cat == 0 else N
-        out = np.empty((rows, self.sig.out_dim), dtype=self.sig.dtype)
-        self._fn(*(f for a in arrays + [out] for f in _memref(a)), M, N)
-        return out
+        outs = [np.empty((rows, o.out_dim), dtype=self.sig.dtype) for o in self.sig.outputs]
+        self._fn(*(f for a in arrays + outs for f in _memref(a)), M, N)
+        return outs
 
 
 def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:

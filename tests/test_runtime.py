@@ -55,7 +55,7 @@ def test_cache_entry_metadata_and_no_leftovers(tmp_path, monkeypatch):
     assert folder.stat().st_mode & 0o777 == 0o700
     (meta,) = folder.glob("*.json")
     data = json.loads(meta.read_text())
-    assert data["signature"]["reduction"] == "Sum" and data["signature"]["axis"] == 0
+    assert data["signature"]["outputs"][0]["reduction"] == "Sum" and data["signature"]["axis"] == 0
     assert not list(folder.glob(".*")), "temporary files must not survive a build"
 
 

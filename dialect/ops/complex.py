@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import OpDef, register, require
+from .base import OpDef, attach_vjps, register, require
 
 
 # ---------------------------------------------------------------- dimension rules
@@ -341,4 +341,58 @@ register(
         "ComplexExp1j(x - y)",
         _DOUBLE_RULE,
     ),
+)
+
+
+# ---------------------------------------------------------------- derivative rules
+# Adjoints are taken with respect to the real components (re, im): for out = F(f) holomorphic,
+# the adjoint of f is g * Conj(F'(f)); a real projection's adjoint re-embeds g as complex.
+def _fit(b, adj, x):
+    """Sums an adjoint back to one complex number where x (dim 2) was broadcast."""
+    return b("ComplexSum", adj) if adj.dim != x.dim else adj
+
+
+def _times_conj(b, g, h):
+    return b("ComplexMult", g, b("Conj", h))
+
+
+def _realscal_vjp(b, g, out, f, h):
+    def adjoint(x, other):  # the real operand gets a dot product, the complex one a scaling
+        return b("Scalprod", g, other) if x.dim == 1 else g * other
+
+    return [adjoint(f, h), adjoint(h, f)]
+
+
+def _divide_vjp(b, g, out, f, h):
+    df = b("ComplexDivide", g, b("Conj", h))  # g * Conj(1 / h)
+    return [_fit(b, df, f), _fit(b, -_times_conj(b, df, out), h)]  # d(f / h)/dh = -out / h
+
+
+attach_vjps(
+    {
+        "ComplexReal": lambda b, g, out, f: [b("Real2Complex", g)],
+        "ComplexImag": lambda b, g, out, f: [b("Imag2Complex", g)],
+        "Real2Complex": lambda b, g, out, x: [b("ComplexReal", g)],
+        "Imag2Complex": lambda b, g, out, x: [b("ComplexImag", g)],
+        "Conj": lambda b, g, out, f: [b("Conj", g)],
+        "ComplexSquareAbs": lambda b, g, out, f: [b("ComplexMult", b("Real2Complex", 2 * g), f)],
+        "ComplexAbs": lambda b, g, out, f: [b("ComplexMult", b("Real2Complex", g / out), f)],
+        # d angle = (-im, re) / |f|**2: i f scaled by g / |f|**2
+        "ComplexAngle": lambda b, g, out, f: [
+            b("ComplexMult", b("Imag2Complex", g / b("ComplexSquareAbs", f)), f)
+        ],
+        "ComplexSum": lambda b, g, out, f: [b("ComplexSumT", g, dim=f.dim)],
+        "ComplexSumT": lambda b, g, out, f, dim: [b("ComplexSum", g)],
+        "ComplexAdd": lambda b, g, out, f, h: [_fit(b, g, f), _fit(b, g, h)],
+        "ComplexSubtract": lambda b, g, out, f, h: [_fit(b, g, f), _fit(b, -g, h)],
+        "ComplexMult": lambda b, g, out, f, h: [
+            _fit(b, _times_conj(b, g, h), f),
+            _fit(b, _times_conj(b, g, f), h),
+        ],
+        "ComplexRealScal": _realscal_vjp,
+        "ComplexDivide": _divide_vjp,
+        "ComplexExp": lambda b, g, out, f: [_times_conj(b, g, out)],
+        # d out/dx = i out: the adjoint is Im(g * Conj(out))
+        "ComplexExp1j": lambda b, g, out, x: [b("ComplexImag", _times_conj(b, g, out))],
+    }
 )

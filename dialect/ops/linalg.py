@@ -20,7 +20,7 @@ import string
 
 import numpy as np
 
-from .base import OpDef, register, require, sum_lanes
+from .base import OpDef, attach_vjps, register, require, sum_lanes
 
 
 # ---------------------------------------------------------------- tensor dot
@@ -250,4 +250,56 @@ register(
         ("order",),
         dim_rule="knots: K >= order + 2; x: 1; result: K - order - 1",
     ),
+)
+
+
+# ---------------------------------------------------------------- derivatives
+def _tensordot_adjoint_a(b, g, fb, dimsfa, dimsfb, contfa, contfb, permute):
+    """The adjoint of fa in TensorDot(fa, fb, ...) (`permute` explicit), for output adjoint g.
+
+    It is TensorDot(g, fb): the axes of g that came from fb are contracted with fb's kept axes,
+    and the result's axes (g's remaining axes, then fb's contracted ones) are permuted to fa's."""
+    kept_a = [i for i in range(len(dimsfa)) if i not in contfa]
+    kept_b = [j for j in range(len(dimsfb)) if j not in contfb]
+    sizes = [dimsfa[i] for i in kept_a] + [dimsfb[j] for j in kept_b]  # tensordot axes
+    dims_g = [0] * len(sizes)
+    for k, size in enumerate(sizes):
+        dims_g[permute[k]] = size
+    n = len(kept_a)
+    left = [kept_a[m] for m in sorted(range(n), key=lambda m: permute[m])]
+    right = [contfa[r] for r in sorted(range(len(contfa)), key=lambda r: contfb[r])]
+    return b(
+        "TensorDot",
+        g,
+        fb,
+        dimsfa=tuple(dims_g),
+        dimsfb=dimsfb,
+        contfa=tuple(permute[n + m] for m in range(len(kept_b))),
+        contfb=tuple(kept_b),
+        permute=tuple(left + right),
+    )
+
+
+def _tensordot_vjp(b, g, out, fa, fb, dimsfa, dimsfb, contfa, contfb, permute=()):
+    n = len(dimsfa) + len(dimsfb) - 2 * len(contfa)
+    permute = permute or tuple(range(n))
+    na = len(dimsfa) - len(contfa)
+    # TensorDot(fb, fa, ...) is the same tensor once its two blocks of kept axes are swapped
+    swapped = permute[na:] + permute[:na]
+    return [
+        _tensordot_adjoint_a(b, g, fb, dimsfa, dimsfb, contfa, contfb, permute),
+        _tensordot_adjoint_a(b, g, fa, dimsfb, dimsfa, contfb, contfa, swapped),
+    ]
+
+
+attach_vjps(
+    {
+        "MatVecMult": lambda b, g, out, m, v: [b("TensorProd", g, v), b("VecMatMult", g, m)],
+        "VecMatMult": lambda b, g, out, v, m: [b("MatVecMult", m, g), b("TensorProd", v, g)],
+        "TensorProd": lambda b, g, out, f, h: [b("MatVecMult", g, h), b("VecMatMult", f, g)],
+        "TensorDot": _tensordot_vjp,
+        "Kron": lambda b, g, out, fa, fb, dimsfa, dimsfb: _tensordot_vjp(
+            b, g, out, fa, fb, *_kron(fa.dim, fb.dim, dimsfa, dimsfb)
+        ),
+    }
 )
