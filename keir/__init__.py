@@ -34,6 +34,10 @@ def __getattr__(name: str):
         from .gradients import grad
 
         return grad
+    if name == "fuse":
+        from .fusion import fuse
+
+        return fuse
     raise AttributeError(f"module 'keir' has no attribute {name!r}")
 
 
@@ -48,6 +52,7 @@ __all__ = [
     "KeopsKernel",
     "NotSupportedError",
     "UnknownOpError",
+    "fuse",
     "grad",
     "keops_kernel",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .dialect.kernel import kernel_funcs, signature
 from .dialect.signature import Signature
+from .errors import KeirError
 from .runtime import cache, native, toolchain
 from .runtime.launcher import Kernel
 
@@ -29,20 +30,28 @@ def ir_text(module) -> str:
 
 
 def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, CompileInfo]:
-    """Compiles the single keir kernel of `module` (consumed: it is lowered in place)."""
+    """Compiles the keir kernels of `module` into one native kernel (kernels over the same
+    axis are fused); `module` is consumed: it is lowered in place."""
     from .passes import pipeline
 
     start = time.perf_counter()
-    sig: Signature = signature(kernel_funcs(module)[0])
+    funcs = kernel_funcs(module)
+    if not funcs:
+        raise KeirError("the module holds no keir kernel")
     target = toolchain.host_cpu()
-    key = cache.cache_key(ir_text(module), sig.dtype, target)
+    key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target)
     hit = cache.lookup(key)
     if hit is None:
-        pipeline.lower(module, "llvm")
+        pipeline.lower(module, "autodiff")  # after fusion: the signature of the real kernel
+        funcs = kernel_funcs(module)
+        if len(funcs) != 1:
+            raise KeirError("kernels reducing over different axes cannot share one binary")
+        sig: Signature = signature(funcs[0])
+        pipeline.lower(module, "llvm", start="autodiff")
         text = native.llvm_ir(module)
         meta = {"signature": sig.to_json(), "target": target}
         path = cache.store(key, lambda p: native.build_shared_object(text, p, target), meta)
     else:
-        path = hit[0]
+        path, sig = hit[0], Signature.from_json(hit[1]["signature"])
     kernel = Kernel(ctypes.CDLL(str(path)), sig, names)
     return kernel, CompileInfo(hit is not None, time.perf_counter() - start, str(path))

@@ -2,7 +2,7 @@
 
 Stages are named so the driver (and `keir compile --emit`) can stop after any of them:
     keir        the formula as built by the frontend
-    autodiff    after keir-autodiff: no keir.grad left
+    autodiff    after keir-autodiff (no keir.grad left) and keir-fuse (one kernel per axis)
     loops       after keir-lower-cpu: scf.parallel / scf.for on arith+math
     llvm        LLVM dialect, after the upstream conversions (scf -> openmp -> llvm)
 """
@@ -10,13 +10,13 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
-from . import autodiff, lower_cpu
+from . import autodiff, cse, fuse, lower_cpu
 from .registry import register, run_pipeline
 
-for _pass in (autodiff, lower_cpu):
+for _pass in (autodiff, fuse, cse, lower_cpu):
     register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on)
 
-KEIR_TO_LOOPS = (lower_cpu.NAME, "canonicalize", "cse")
+KEIR_TO_LOOPS = (cse.NAME, lower_cpu.NAME, "canonicalize", "cse")
 
 # convert-scf-to-openmp wraps each parallel body in memref.alloca_scope, whose region must stay
 # one block: finalize-memref-to-llvm lowers it before convert-scf-to-cf splits the loops.
@@ -38,17 +38,18 @@ UPSTREAM_CPU = (
 STAGES = ("keir", "autodiff", "loops", "llvm")
 
 
-def lower(module, stop: str = "llvm"):
-    """Lowers `module` in place up to stage `stop` and returns it."""
-    if stop not in STAGES:
-        raise CompileError(f"unknown stage {stop!r}: expected one of {', '.join(STAGES)}")
-    if stop == "keir":
-        return module
-    run_pipeline(module, [autodiff.NAME])
-    if stop == "autodiff":
-        return module
-    run_pipeline(module, KEIR_TO_LOOPS)
-    if stop == "loops":
-        return module
-    run_pipeline(module, UPSTREAM_CPU)
+_STEPS = {
+    "autodiff": (autodiff.NAME, fuse.NAME),
+    "loops": KEIR_TO_LOOPS,
+    "llvm": UPSTREAM_CPU,
+}
+
+
+def lower(module, stop: str = "llvm", start: str = "keir"):
+    """Lowers `module` in place from stage `start` up to stage `stop` and returns it."""
+    for stage in (stop, start):
+        if stage not in STAGES:
+            raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+    for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
+        run_pipeline(module, list(_STEPS[stage]))
     return module
