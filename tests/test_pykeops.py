@@ -75,3 +75,34 @@ def test_argmin_ties_like_pykeops():
     )
     ours = keir.Genred("y - x", aliases, reduction_op="ArgMin", axis=1)(*args)
     np.testing.assert_array_equal(ours, theirs)
+
+
+GRAD_CASES = [
+    # formula, variable, gradin alias
+    (
+        "Exp(-s * SqDist(x, y)) * b + Sin((x | y)) * Log(Norm2(x - y) + 1) + Sum(Powf(Square(x), s))",
+        "x",
+        "e = Vi(2)",
+    ),
+    (
+        "Sqrt(SqNorm2(x - y) + 1) * Atan(b) + Max(x * y) + Elem(Normalize(y - x), 1) * s",
+        "y",
+        "e = Vj(2)",
+    ),
+]
+
+
+@pytest.mark.parametrize("formula, var, gradin", GRAD_CASES)
+def test_grad_formulas_like_pykeops(formula, var, gradin):
+    aliases = ["x = Vi(3)", "y = Vj(3)", "b = Vj(2)", "s = Pm(1)", gradin]
+    rng = np.random.default_rng(9)
+    x, y = rng.random((M, 3)), rng.random((N, 3))
+    b, s = rng.random((N, 2)), np.array([0.8])
+    e = rng.random((M if "Vi" in gradin else N, int(gradin[-2])))
+    axis = 1 if "Vi" in gradin else 0
+    f = f"Grad({formula}, {var}, e)"
+    theirs = pykeops_numpy.Genred(f, aliases, reduction_op="Sum", axis=axis)(
+        x, y, b, s, e, backend="CPU"
+    )
+    ours = keir.Genred(f, aliases, reduction_op="Sum", axis=axis)(x, y, b, s, e)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
