@@ -5,6 +5,7 @@ out_k[r, :] = Red_k_{c} F_k(args at r, c). All its reductions share one axis (a 
 evaluates their formulas once per pair). Its native entry point takes, in this order: every
 argument array in declaration order, then the output arrays (each as a rank-1 memref:
 allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
+With layout "columns", the arrays indexed by the reduced index are stored transposed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Signature:
     arg_dims: tuple[int, ...]
     axis: int  # 1: reduce over j (outputs indexed by i); 0: reduce over i
     outputs: tuple[Output, ...]
+    # "columns": arrays of the reduced index are passed transposed, component-major (the
+    # vectorised kernels of keir-tile-cpu); "rows": every array row-major (keir-lower-cpu)
+    layout: str = "rows"
 
     @property
     def out_cat(self) -> int:

@@ -38,20 +38,29 @@ def __getattr__(name: str):
         from .fusion import fuse
 
         return fuse
+    if name in ("LazyTensor", "ComplexLazyTensor", "Vi", "Vj", "Pm"):
+        from . import lazytensor
+
+        return getattr(lazytensor, name)
     raise AttributeError(f"module 'keir' has no attribute {name!r}")
 
 
 __all__ = [
     "ArgumentError",
     "CompileError",
+    "ComplexLazyTensor",
     "DimensionError",
     "FormulaError",
     "FormulaSyntaxError",
     "Genred",
     "KeirError",
     "KeopsKernel",
+    "LazyTensor",
     "NotSupportedError",
+    "Pm",
     "UnknownOpError",
+    "Vi",
+    "Vj",
     "fuse",
     "grad",
     "keops_kernel",

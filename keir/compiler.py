@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .dialect.kernel import kernel_funcs, signature
 from .dialect.signature import Signature
@@ -46,7 +46,8 @@ def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, Comp
         funcs = kernel_funcs(module)
         if len(funcs) != 1:
             raise KeirError("kernels reducing over different axes cannot share one binary")
-        sig: Signature = signature(funcs[0])
+        # the driver lowers with keir-tile-cpu: column arrays go transposed
+        sig: Signature = replace(signature(funcs[0]), layout="columns")
         pipeline.lower(module, "llvm", start="autodiff")
         text = native.llvm_ir(module)
         meta = {"signature": sig.to_json(), "target": target}

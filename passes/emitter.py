@@ -32,14 +32,19 @@ class LaneEmitter:
         return arith.sitofp(self.type, i64)
 
     # ------------------------------------------------------------ arithmetic
+    # "contract" lets LLVM fuse a multiply and an add into one FMA (one rounding instead of
+    # two); no other fast-math freedom is taken, so inf, NaN and signed zeros keep IEEE rules.
+    def _fm(self):
+        return ir.Attribute.parse("#arith.fastmath<contract>")
+
     def add(self, a, b):
-        return arith.addf(a, b)
+        return arith.addf(a, b, fastmath=self._fm())
 
     def sub(self, a, b):
-        return arith.subf(a, b)
+        return arith.subf(a, b, fastmath=self._fm())
 
     def mul(self, a, b):
-        return arith.mulf(a, b)
+        return arith.mulf(a, b, fastmath=self._fm())
 
     def div(self, a, b):
         return arith.divf(a, b)
@@ -122,3 +127,9 @@ class LaneEmitter:
 
     def select(self, cond, a, b):
         return arith.select(cond, a, b)
+
+    def and_(self, a, b):
+        return arith.andi(a, b)
+
+    def or_(self, a, b):
+        return arith.ori(a, b)

@@ -21,23 +21,13 @@ from mlir import ir
 from mlir.dialects import arith, func, memref, scf
 
 from ..dialect.check import check_module
-from ..dialect.kernel import (
-    find_reductions,
-    float_attr,
-    formula_ops,
-    int_attr,
-    kernel_funcs,
-    param_values,
-    signature,
-)
-from ..dialect.ops import OPS
+from ..dialect.kernel import find_reductions, kernel_funcs, signature
 from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
+from .formula_emit import emit_formula
 
 NAME = "keir-lower-cpu"
 DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"
-
-_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
 
 def run_on(module_op) -> None:
@@ -118,22 +108,11 @@ def _split(lanes: list, like: list[list]) -> list[list]:
 
 def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:
     """Emits the formula; loads of row variables and parameters go before the inner loop."""
-    env = {}
-    for op in formula_ops(old):
-        kind = op.name.removeprefix("keir.")
-        if kind == "var":
-            cat, pos, dim = (int_attr(op, a) for a in ("cat", "pos", "dim"))
-            if cat == 1 - outer_cat:
-                env[op.result] = _load_row(arrays[pos], col, dim)
-            else:
-                with outer_ip:
-                    env[op.result] = _load_row(arrays[pos], row if cat != 2 else None, dim)
-        elif kind == "intcst":
-            env[op.result] = [e.const(int_attr(op, "value"))]
-        elif kind == "cst":
-            env[op.result] = [e.const(float_attr(op, "value"))]
-        else:
-            d = _BY_MNEMONIC[kind]
-            params = param_values(op, d.params)
-            env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
-    return env
+
+    def load(cat, pos, dim):
+        if cat == 1 - outer_cat:
+            return _load_row(arrays[pos], col, dim)
+        with outer_ip:
+            return _load_row(arrays[pos], row if cat != 2 else None, dim)
+
+    return emit_formula(old, e, load)

@@ -10,25 +10,26 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
-from . import autodiff, cse, fuse, lower_cpu
+from . import autodiff, cse, expand, fuse, lower_cpu, tile_cpu
 from .registry import register, run_pipeline
 
-for _pass in (autodiff, fuse, cse, lower_cpu):
+for _pass in (autodiff, fuse, cse, lower_cpu, tile_cpu, expand):
     register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on)
 
-KEIR_TO_LOOPS = (cse.NAME, lower_cpu.NAME, "canonicalize", "cse")
+KEIR_TO_LOOPS = (cse.NAME, tile_cpu.NAME, expand.NAME, "canonicalize", "cse")
 
 # convert-scf-to-openmp wraps each parallel body in memref.alloca_scope, whose region must stay
 # one block: finalize-memref-to-llvm lowers it before convert-scf-to-cf splits the loops.
 UPSTREAM_CPU = (
     "convert-scf-to-openmp",
-    "math-expand-ops",
+    "convert-vector-to-scf",
     "convert-math-to-llvm",
     # what LLVM has no intrinsic for (acos, asin, atan, atan2, ...) becomes a libm call
     "convert-math-to-libm",
     "finalize-memref-to-llvm",
     "convert-scf-to-cf",
     "convert-cf-to-llvm",
+    "convert-vector-to-llvm",
     "convert-arith-to-llvm",
     "convert-func-to-llvm",
     "convert-openmp-to-llvm",

@@ -1,6 +1,6 @@
 """keir's passes by name, and textual pipelines mixing them with upstream MLIR passes.
 
-    run_pipeline(module, "keir-lower-cpu,canonicalize,cse")
+    run_pipeline(module, "keir-tile-cpu{lanes=8},canonicalize,cse")
 
 A keir pass is a Python function on the builtin.module operation, registered under a name with
 a one-line description; it runs inside MLIR's PassManager like any C++ pass. Names that are not
@@ -47,11 +47,22 @@ def split_pipeline(text: str) -> list[str]:
     return items
 
 
-def _wrap(info: PassInfo, failures: list):
+def _options(item: str) -> tuple[str, dict]:
+    """"name{a=1,b=x}" -> ("name", {"a": 1, "b": "x"}); integer values become ints."""
+    name, _, rest = item.partition("{")
+    options = {}
+    for pair in filter(None, rest.rstrip("}").split(",")):
+        key, _, value = pair.partition("=")
+        value = value.strip()
+        options[key.strip()] = int(value) if value.lstrip("-").isdigit() else value
+    return name.strip(), options
+
+
+def _wrap(info: PassInfo, options: dict, failures: list):
     def run(op, pass_):
         try:
             with op.context, op.location:  # builders need a default location
-                info.run_on(op)
+                info.run_on(op, **options)
         except Exception as e:  # surfaced after pm.run, with the pass name
             failures.append((info.name, e))
             pass_.signal_pass_failure()
@@ -68,12 +79,13 @@ def run_pipeline(module, pipeline: str | list[str]) -> None:
     with module.context:
         pm = PassManager("builtin.module")
         for item in items:
-            info = REGISTRY.get(item)
+            name, options = _options(item)
+            info = REGISTRY.get(name)
             try:
                 if info is None:
                     pm.add(item)
                 else:
-                    pm.add(_wrap(info, failures), name=info.name, argument=info.name)
+                    pm.add(_wrap(info, options, failures), name=info.name, argument=info.name)
             except Exception as e:
                 raise CompileError(f"unknown pass or bad options {item!r}: {e}") from None
         try:

@@ -60,8 +60,14 @@ class Kernel:
 
     def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> list[np.ndarray]:
         """Runs on the output of `prepare` (checked, converted arrays); one array per output."""
-        rows = M if self.sig.out_cat == 0 else N
-        outs = [np.empty((rows, o.out_dim), dtype=self.sig.dtype) for o in self.sig.outputs]
+        sig = self.sig
+        rows = M if sig.out_cat == 0 else N
+        outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]
+        if sig.layout == "columns":  # the reduced index's arrays, component-major
+            arrays = [
+                np.ascontiguousarray(a.T) if cat == 1 - sig.out_cat else a
+                for a, cat in zip(arrays, sig.arg_cats)
+            ]
         self._fn(*(f for a in arrays + outs for f in _memref(a)), M, N)
         return outs
 

@@ -80,7 +80,8 @@ def test_argmin_ties_like_pykeops():
 GRAD_CASES = [
     # formula, variable, gradin alias
     (
-        "Exp(-s * SqDist(x, y)) * b + Sin((x | y)) * Log(Norm2(x - y) + 1) + Sum(Powf(Square(x), s))",
+        "Exp(-s * SqDist(x, y)) * b + Sin((x | y)) * Log(Norm2(x - y) + 1)"
+        " + Sum(Powf(Square(x), s))",
         "x",
         "e = Vi(2)",
     ),

@@ -41,6 +41,9 @@ class ReductionDef:
     doc: str
     weight: str = "none"  # "none" | "optional" | "required": a second formula g
     uses_k: bool = False  # KMin-like: takes K (Genred's opt_arg)
+    # (emitter, state a, state b, shape) -> the state of both: combines partial states (vector
+    # lanes, threads); ties go to the smaller index, so the result is as if sequential.
+    merge: Callable | None = None
 
 
 REDUCTIONS: dict[str, ReductionDef] = {}
@@ -65,6 +68,11 @@ def check_shape(red: ReductionDef, shape: RedShape) -> int:
 def scalar_formula(shape: RedShape) -> None:
     if shape.f != 1:
         raise DimRuleError(f"expected a formula of dimension 1, got {shape.f}")
+
+
+def before(e, better, va, ia, vb, ib):
+    """b should replace a: strictly better, or equal with a smaller index."""
+    return e.or_(better(vb, va), e.and_(e.eq(vb, va), e.lt(ib, ia)))
 
 
 def reduced_last(F: np.ndarray, axis: int) -> np.ndarray:

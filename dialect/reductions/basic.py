@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReductionDef, reduced_last, register, without_nan
+from .base import ReductionDef, before, reduced_last, register, without_nan
 
 
 def _better(e, kind: str):
@@ -34,6 +34,10 @@ def _extremum(kind: str) -> ReductionDef:
         better = _better(e, kind)
         return [e.select(better(v, a), v, a) for a, v in zip(s, f)]
 
+    def merge(e, a, b, sh):
+        better = _better(e, kind)
+        return [e.select(better(y, x), y, x) for x, y in zip(a, b)]
+
     return ReductionDef(
         kind.capitalize(),
         lambda sh: sh.f,
@@ -42,6 +46,7 @@ def _extremum(kind: str) -> ReductionDef:
         update,
         lambda e, s, sh: s,
         f"{kind} over the reduced index, per component",
+        merge=merge,
     )
 
 
@@ -55,6 +60,12 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
         vals = [e.select(c, v, a) for c, a, v in zip(conds, s[: sh.f], f)]
         idxs = [e.select(c, idx, i) for c, i in zip(conds, s[sh.f :])]
         return vals + idxs
+
+    def merge(e, a, b, sh):
+        d, better = sh.f, _better(e, kind)
+        conds = [before(e, better, a[k], a[d + k], b[k], b[d + k]) for k in range(d)]
+        vals = [e.select(c, b[k], a[k]) for k, c in enumerate(conds)]
+        return vals + [e.select(c, b[d + k], a[d + k]) for k, c in enumerate(conds)]
 
     def ref(F, G, axis, sh):
         value, index = _extreme_ref(reduced_last(F, axis), kind)
@@ -73,6 +84,7 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
         update,
         (lambda e, s, sh: s) if with_value else (lambda e, s, sh: s[sh.f :]),
         doc,
+        merge=merge,
     )
 
 
@@ -85,6 +97,7 @@ register(
         lambda e, s, f, g, idx, sh: [e.add(a, b) for a, b in zip(s, f)],
         lambda e, s, sh: s,
         "sum over the reduced index",
+        merge=lambda e, a, b, sh: [e.add(x, y) for x, y in zip(a, b)],
     ),
     _extremum("max"),
     _extremum("min"),

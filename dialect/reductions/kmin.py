@@ -11,23 +11,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReductionDef, reduced_last, register, without_nan
+from .base import ReductionDef, before, reduced_last, register, without_nan
 
 
 def _init(e, sh):
     return [e.const(float("inf"))] * (sh.k * sh.f) + [e.const(0.0)] * (sh.k * sh.f)
 
 
+def _insert(e, vals, idxs, d, v, i, K, D, smaller):
+    """Bubbles (v, i) down the K sorted slots of component d."""
+    for k in range(K):
+        slot = k * D + d
+        c = smaller(v, i, vals[slot], idxs[slot])
+        vals[slot], v = e.select(c, v, vals[slot]), e.select(c, vals[slot], v)
+        idxs[slot], i = e.select(c, i, idxs[slot]), e.select(c, idxs[slot], i)
+
+
 def _update(e, s, f, g, idx, sh):
     K, D = sh.k, sh.f
     vals, idxs = list(s[: K * D]), list(s[K * D :])
+    for d in range(D):  # indices only grow here: a strict comparison keeps ties in order
+        _insert(e, vals, idxs, d, f[d], idx, K, D, lambda v, i, a, ia: e.lt(v, a))
+    return vals + idxs
+
+
+def _merge(e, a, b, sh):
+    """Inserts b's K entries into a's; ties go to the smaller index."""
+    K, D = sh.k, sh.f
+    vals, idxs = list(a[: K * D]), list(a[K * D :])
     for d in range(D):
-        v, i = f[d], idx
         for k in range(K):
-            slot = k * D + d
-            smaller = e.lt(v, vals[slot])
-            vals[slot], v = e.select(smaller, v, vals[slot]), e.select(smaller, vals[slot], v)
-            idxs[slot], i = e.select(smaller, i, idxs[slot]), e.select(smaller, idxs[slot], i)
+            v, i = b[k * D + d], b[K * D + k * D + d]
+            _insert(e, vals, idxs, d, v, i, K, D, lambda v, i, a, ia: before(e, e.lt, a, ia, v, i))
     return vals + idxs
 
 
@@ -84,6 +99,7 @@ register(
         _values,
         "the K smallest values, in increasing order, per component",
         uses_k=True,
+        merge=_merge,
     ),
     ReductionDef(
         "ArgKMin",
@@ -94,6 +110,7 @@ register(
         _indices,
         "the indices of the K smallest values, per component",
         uses_k=True,
+        merge=_merge,
     ),
     ReductionDef(
         "KMin_ArgKMin",
@@ -104,5 +121,6 @@ register(
         _both,
         "the K smallest values and their indices, per component",
         uses_k=True,
+        merge=_merge,
     ),
 )

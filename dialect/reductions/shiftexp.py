@@ -43,6 +43,31 @@ def _update(softmax: bool):
     return update
 
 
+def _merge(e, a, b, sh):
+    """(m, s) of both halves: rescale each sum to the larger max (an empty half adds 0)."""
+    big = e.gt(b[0], a[0])
+    m = e.select(big, b[0], a[0])
+    neg_inf = e.const(float("-inf"))
+
+    def scale(mx):
+        return e.select(e.eq(mx, neg_inf), e.const(0.0), e.exp(e.sub(mx, m)))
+
+    sa, sb = scale(a[0]), scale(b[0])
+    return [m] + [e.add(e.mul(x, sa), e.mul(y, sb)) for x, y in zip(a[1:], b[1:])]
+
+
+def _merge(e, a, b, sh):
+    """(m, s) of both halves: rescale each sum to the larger max (an empty half adds 0)."""
+    m = e.select(e.gt(b[0], a[0]), b[0], a[0])
+    neg_inf = e.const(float("-inf"))
+
+    def scale(mx):
+        return e.select(e.eq(mx, neg_inf), e.const(0.0), e.exp(e.sub(mx, m)))
+
+    sa, sb = scale(a[0]), scale(b[0])
+    return [m] + [e.add(e.mul(x, sa), e.mul(y, sb)) for x, y in zip(a[1:], b[1:])]
+
+
 def _dense_state(F, G, axis, softmax: bool):
     """(m, s) from the dense formula: m (rows, 1), s (rows, Dg [+1])."""
     F = reduced_last(F, axis)
@@ -80,6 +105,7 @@ def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc):
         finish,
         doc,
         weight=weight,
+        merge=_merge,
     )
 
 

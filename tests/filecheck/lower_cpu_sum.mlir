@@ -29,7 +29,7 @@ module {
 // CHECK:             %[[E:.*]] = math.exp
 // CHECK:             %[[BJ:.*]] = memref.load %[[B]][%[[J]]]
 // CHECK:             %[[T:.*]] = arith.mulf %[[E]], %[[BJ]]
-// CHECK:             %[[NEW:.*]] = arith.addf %[[S]], %[[T]] : f32
+// CHECK:             %[[NEW:.*]] = arith.addf %[[S]], %[[T]] fastmath<contract> : f32
 // CHECK:             scf.yield %[[NEW]] : f32
 // CHECK:           memref.store %[[ACC]], %[[OUT]][%[[I]]]
 // CHECK:           scf.reduce

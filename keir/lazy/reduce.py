@@ -1,0 +1,266 @@
+"""Running a LazyTensor: naming its variables, a cached keir.Genred per formula, batches, solves.
+
+A reduction turns the LazyTensor's formula into Genred text: variables are named a0, a1, ...
+in the order of their first use (symbolic variables keep their given positions and come first),
+and the same data used twice is one argument. Genred objects are cached in `_GENREDS` by
+(formula, aliases, reduction, axis, K, weight, options): the same expression built again on new
+arrays reuses the compiled kernel without even rebuilding its IR.
+
+keir's kernels have no batch dimensions; a batched reduction loops over the broadcast batch
+index and calls the 2-D kernel once per batch (correct, but one kernel launch per batch).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from ..api import Genred
+from ..errors import ArgumentError, NotSupportedError
+from .core import LazyTensor, combine, lift
+
+_TOKEN = re.compile(r"_v\d+_")
+_CATS = ("Vi", "Vj", "Pm")
+_INIT_OPTIONS = ("dtype_acc", "use_double_acc", "sum_scheme", "enable_chunks", "use_fast_math")
+_GENREDS: dict[tuple, Genred] = {}
+
+
+class Program:
+    """Formula texts with their variables named, and the aliases of the Genred running them."""
+
+    def __init__(self, texts, variables, strict: bool = True):
+        symbolic = {}
+        for v in variables:
+            if v.pos is not None:
+                old = symbolic.setdefault(v.pos, v)
+                if strict and (old.cat, old.dim) != (v.cat, v.dim):
+                    raise ArgumentError(f"symbolic position {v.pos} is used with two types")
+        if strict and sorted(symbolic) != list(range(len(symbolic))):
+            raise ArgumentError(
+                f"symbolic variables must use positions 0..{len(symbolic) - 1}, "
+                f"got {sorted(symbolic)}"
+            )
+        names, by_key, specs = {}, {}, dict(symbolic)
+        self.data, self.n_symbolic = [], len(symbolic)
+        for v in variables:
+            if v.pos is not None:
+                names[v.token] = f"a{v.pos}"
+                continue
+            if v.key not in by_key:
+                pos = max(specs, default=-1) + 1
+                by_key[v.key], specs[pos] = f"a{pos}", v
+                self.data.append(v)
+            names[v.token] = by_key[v.key]
+        self.cats = [specs[p].cat for p in sorted(specs)]
+        self.aliases = [f"a{p} = {_CATS[specs[p].cat]}({specs[p].dim})" for p in sorted(specs)]
+        self.texts = [
+            None if t is None else _TOKEN.sub(lambda m: names[m.group()], t) for t in texts
+        ]
+
+
+def genred(formula, aliases, reduction_op, axis, opt_arg, formula2, options) -> Genred:
+    """The Genred of this formula and reduction, built once per process."""
+    key = (formula, tuple(aliases), reduction_op, axis, opt_arg, formula2, tuple(options.items()))
+    if key not in _GENREDS:
+        _GENREDS[key] = Genred(
+            formula, aliases, reduction_op, axis, opt_arg=opt_arg, formula2=formula2, **options
+        )
+    return _GENREDS[key]
+
+
+def clear_cache() -> None:
+    _GENREDS.clear()
+
+
+def _split_options(kwargs: dict) -> tuple[dict, dict]:
+    if "optional_flags" in kwargs:
+        raise NotSupportedError("optional_flags (compiler flags of KeOps) are not supported")
+    init = {k: kwargs[k] for k in sorted(kwargs) if k in _INIT_OPTIONS}
+    return init, {k: v for k, v in kwargs.items() if k not in _INIT_OPTIONS}
+
+
+def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs):
+    """LazyTensor.reduction: the result, or a ReducedLazyTensor when call=False or when
+    symbolic variables remain to be given."""
+    axis = dim if axis is None else axis
+    operands = [lt] if other is None else [lt, lift(other)]
+    joined = combine(operands, lt._formula, lt.ndim, False)  # checks sizes, dtypes, batches
+    nb = joined.nbatchdims
+    if axis is None or axis - nb not in (0, 1):
+        raise ArgumentError(
+            f"a reduction needs axis (or dim) = {nb} to reduce over i or {nb + 1} over j "
+            f"(the number of batch dimensions + 0 or 1); got {axis}"
+        )
+    if is_complex is None:
+        is_complex = any(o.is_complex for o in operands)
+    if is_complex and not (
+        reduction_op == "Sum" or (reduction_op == "SumSoftMaxWeight" and not lt.is_complex)
+    ):
+        raise NotSupportedError(
+            f"{reduction_op} of complex numbers: keir reduces complex formulas with Sum (and "
+            "SumSoftMaxWeight of complex weights) only"
+        )
+    texts = [o._formula for o in operands] + [None] * (2 - len(operands))
+    program = Program(texts, joined._vars)
+    options, call_kwargs = _split_options(kwargs)
+    if lt.ranges is not None or call_kwargs.get("ranges") is not None:
+        raise NotSupportedError("block-sparse ranges are not supported yet")
+    if lt.backend is not None:
+        call_kwargs.setdefault("backend", lt.backend)
+    g = genred(
+        program.texts[0],
+        program.aliases,
+        reduction_op,
+        axis - nb,
+        opt_arg,
+        program.texts[1],
+        options,
+    )
+    res = ReducedLazyTensor(g, program, joined.dtype, is_complex, call_kwargs)
+    if call and program.n_symbolic == 0:
+        return res()
+    return res
+
+
+class ReducedLazyTensor:
+    """A reduction ready to run, as pykeops' reduced LazyTensor: call it with the arrays of the
+    symbolic variables (in position order) to run the cached kernel on them and the data."""
+
+    def __init__(self, genred, program, dtype, is_complex, kwargs):
+        self.genred, self.program, self._dtype = genred, program, dtype
+        self.is_complex, self.kwargs = is_complex, kwargs
+        self.reduction_op, self.axis = genred.reduction_op, genred.axis
+        self.formula, self.formula2, self.opt_arg = genred.formula, genred.formula2, genred.k
+
+    def __repr__(self) -> str:
+        lines = [
+            "keir reduced LazyTensor",
+            f"    formula: {self.formula}",
+            f"    args: {', '.join(self.program.aliases)}",
+            f"    reduction: {self.reduction_op} (axis={self.axis})",
+        ]
+        if self.formula2 is not None:
+            lines.append(f"        formula2: {self.formula2}")
+        if self.opt_arg:
+            lines.append(f"        opt_arg: {self.opt_arg}")
+        return "\n".join(lines)
+
+    def __call__(self, *args, **kwargs):
+        if len(args) != self.program.n_symbolic:
+            raise ArgumentError(
+                f"this reduction takes {self.program.n_symbolic} arrays (its symbolic "
+                f"variables, in position order), got {len(args)}"
+            )
+        args = [np.asarray(a) for a in args]
+        dtype = self._dtype or next(
+            (a.dtype.name for a in args if a.dtype.name in ("float32", "float64")), "float64"
+        )
+        arrays = [a.astype(dtype, copy=False) for a in args]
+        arrays += [v.array(dtype) for v in self.program.data]
+        out = run_batched(self.genred, arrays, self.program.cats, {**self.kwargs, **kwargs})
+        return _as_complex(out) if self.is_complex else out
+
+
+def _batch_of(a: np.ndarray, cat: int) -> tuple:
+    return a.shape[: max(a.ndim - (1 if cat == 2 else 2), 0)]
+
+
+def run_batched(g: Genred, arrays, cats, kwargs):
+    """g on 2-D arrays, or once per index of the broadcast batch dimensions, stacked."""
+    batches = [_batch_of(a, c) for a, c in zip(arrays, cats)]
+    try:
+        shape = tuple(np.broadcast_shapes(*batches))
+    except ValueError:
+        raise ArgumentError(f"incompatible batch dimensions {batches}") from None
+    if not shape:
+        return g(*arrays, **kwargs)
+    out = kwargs.pop("out", None)
+    results = []
+    for idx in np.ndindex(*shape):
+        sliced = []
+        for a, b in zip(arrays, batches):
+            pad = len(shape) - len(b)
+            sliced.append(a[tuple(0 if n == 1 else idx[pad + k] for k, n in enumerate(b))])
+        results.append(g(*sliced, **kwargs))
+    if isinstance(results[0], tuple):
+        res = tuple(_stack([r[k] for r in results], shape) for k in range(len(results[0])))
+    else:
+        res = _stack(results, shape)
+    if out is None:
+        return res
+    if isinstance(res, tuple) or out.shape != res.shape:
+        raise ArgumentError(f"out: expected one array of shape {np.shape(res)}")
+    out[...] = res
+    return out
+
+
+def _stack(parts, shape):
+    return np.stack(parts).reshape(*shape, *parts[0].shape)
+
+
+def _as_complex(out):
+    if isinstance(out, np.ndarray) and out.dtype.kind == "f" and out.shape[-1] % 2 == 0:
+        return np.ascontiguousarray(out).view(np.complex64 if out.dtype == np.float32 else complex)
+    return out
+
+
+# ---------------------------------------------------------------- linear solves
+def solve(lt, other, var, call, kwargs):
+    """x with (alpha Id + K) x = b, K x = sum_j K_ij x_j: pykeops' LazyTensor.solve."""
+    if var is not None or not call:
+        raise NotSupportedError("solve(var=...) and solve(call=False) are not supported")
+    if lt.is_complex or any(v.pos is not None for v in lt._vars):
+        raise NotSupportedError("solve needs a real LazyTensor without symbolic variables")
+    alpha, eps = kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6)
+    maxiter = kwargs.pop("maxiter", None)
+    b, cat = _right_hand_side(other)
+    dtype = lt.dtype or (b.dtype.name if b.dtype.name in ("float32", "float64") else "float64")
+    shape, b = b.shape, b.astype(dtype, copy=False)
+    if b.ndim == 1:
+        b = b[:, None]
+    unknown = LazyTensor((0, b.shape[-1], 1 - cat))  # the symbolic x_j, multiplied by K_ij
+    op = (lt * unknown).reduction("Sum", axis=lt.nbatchdims + 1 - cat, call=False, **kwargs)
+    x = conjugate_gradient(lambda p: op(p) + alpha * p, b, eps, maxiter)
+    return x.reshape(shape)
+
+
+def _right_hand_side(other) -> tuple[np.ndarray, int]:
+    """b and its category: an array is i-indexed, as in pykeops; a LazyTensor variable says."""
+    if isinstance(other, LazyTensor):
+        if len(other._vars) != 1 or other._formula != other._vars[0].token:
+            raise ArgumentError("solve: the right-hand side must be an array or a variable")
+        v = other._vars[0]
+        if v.cat == 2 or v.data is None:
+            raise ArgumentError("solve: the right-hand side must be i- or j-indexed data")
+        return np.asarray(v.data), v.cat
+    return np.asarray(other), 0
+
+
+def conjugate_gradient(linop, b: np.ndarray, eps: float = 1e-6, maxiter: int | None = None):
+    """pykeops' ConjugateGradientSolver: stops when |r|^2 < b.size * eps^2. Unlike pykeops it
+    also stops (with a warning) after maxiter iterations, 10 * b.size by default."""
+    delta = b.size * eps**2
+    a, r = np.zeros_like(b), b.copy()
+    nr2 = (r**2).sum()
+    if nr2 < delta:
+        return a
+    p = r.copy()
+    for _ in range(maxiter or 10 * b.size):
+        Mp = linop(p)
+        alp = nr2 / (p * Mp).sum()
+        a += alp * p
+        r -= alp * Mp
+        nr2new = (r**2).sum()
+        if nr2new < delta:
+            return a
+        p = r + (nr2new / nr2) * p
+        nr2 = nr2new
+    warnings.warn(
+        f"solve: conjugate gradient stopped after {maxiter or 10 * b.size} iterations with "
+        f"|r|^2 = {nr2:.3g} (target {delta:.3g}); is the system symmetric positive definite?",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return a

@@ -1,0 +1,31 @@
+"""Emits a kernel's formula on lanes: shared by the lowering passes.
+
+The caller decides how a variable becomes lanes (scalar loads, vector loads of a column tile,
+broadcasts of a row value): `load(cat, pos, dim)` returns its lanes. Every other op is lowered
+by its rule in keir.dialect.ops through the emitter, which fixes the lane type.
+"""
+
+from __future__ import annotations
+
+from ..dialect.kernel import float_attr, formula_ops, int_attr, param_values
+from ..dialect.ops import OPS
+
+_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
+
+
+def emit_formula(func, e, load) -> dict:
+    """{keir value: lanes} for every formula op of `func`, in program order."""
+    env = {}
+    for op in formula_ops(func):
+        kind = op.name.removeprefix("keir.")
+        if kind == "var":
+            env[op.result] = load(*(int_attr(op, a) for a in ("cat", "pos", "dim")))
+        elif kind == "intcst":
+            env[op.result] = [e.const(int_attr(op, "value"))]
+        elif kind == "cst":
+            env[op.result] = [e.const(float_attr(op, "value"))]
+        else:
+            d = _BY_MNEMONIC[kind]
+            params = param_values(op, d.params)
+            env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
+    return env

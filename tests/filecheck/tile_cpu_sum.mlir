@@ -1,0 +1,35 @@
+// keir-tile-cpu with 8 lanes: parallel rows; a vector loop over 8 consecutive j loading each
+// component of y and b as one vector (column layout: component k of row j at k * N + j);
+// the 8 partial sums merged into one; an exact scalar tail for the last N mod 8 indices.
+// RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8},canonicalize,cse
+
+module {
+  func.func @gauss() attributes {keir.arg_cats = array<i64: 0, 1, 1>, keir.arg_dims = array<i64: 2, 2, 1>} {
+    %0 = "keir.var"() {cat = 0 : i64, dim = 2 : i64, pos = 0 : i64} : () -> vector<2xf32>
+    %1 = "keir.var"() {cat = 1 : i64, dim = 2 : i64, pos = 1 : i64} : () -> vector<2xf32>
+    %2 = "keir.sqdist"(%0, %1) : (vector<2xf32>, vector<2xf32>) -> vector<1xf32>
+    %3 = "keir.var"() {cat = 1 : i64, dim = 1 : i64, pos = 2 : i64} : () -> vector<1xf32>
+    %4 = "keir.mult"(%2, %3) : (vector<1xf32>, vector<1xf32>) -> vector<1xf32>
+    "keir.reduction"(%4) {axis = 1 : i64, k = 0 : i64, kind = "Sum"} : (vector<1xf32>) -> ()
+    return
+  }
+}
+
+// CHECK-LABEL: func.func @gauss(
+// CHECK-SAME:    %[[X:[a-z0-9]+]]: memref<?xf32>, %[[Y:[a-z0-9]+]]: memref<?xf32>, %[[B:[a-z0-9]+]]: memref<?xf32>, %[[OUT:[a-z0-9]+]]: memref<?xf32>, %[[M:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index)
+// CHECK:         scf.parallel (%[[I:.*]]) = (%{{.*}}) to (%[[M]])
+// CHECK:           %[[X0:.*]] = memref.load %[[X]]
+// CHECK:           %[[X1:.*]] = memref.load %[[X]]
+// CHECK:           vector.broadcast %[[X0]] : f32 to vector<8xf32>
+// CHECK:           %[[NV:.*]] = arith.muli {{.*}} : index
+// CHECK:           %[[V:.*]] = scf.for %[[J:.*]] = %{{.*}} to %[[NV]] step %c8 iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<8xf32>)
+// CHECK:             vector.load %[[Y]][%[[J]]] : memref<?xf32>, vector<8xf32>
+// CHECK:             %[[J1:.*]] = arith.addi %[[N]], %[[J]] : index
+// CHECK:             vector.load %[[Y]][%[[J1]]] : memref<?xf32>, vector<8xf32>
+// CHECK:             vector.load %[[B]][%[[J]]] : memref<?xf32>, vector<8xf32>
+// CHECK:             %[[NEW:.*]] = arith.addf %[[ACC]], %{{.*}} fastmath<contract> : vector<8xf32>
+// CHECK:             scf.yield %[[NEW]] : vector<8xf32>
+// CHECK-COUNT-8:   vector.extract %[[V]][{{[0-7]}}] : f32 from vector<8xf32>
+// CHECK:           %[[S:.*]] = scf.for %[[T:.*]] = %[[NV]] to %[[N]] step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32)
+// CHECK:             memref.load %[[Y]][%[[T]]]
+// CHECK:           memref.store %[[S]], %[[OUT]][%[[I]]]
