@@ -48,7 +48,7 @@ def split_pipeline(text: str) -> list[str]:
 
 
 def _options(item: str) -> tuple[str, dict]:
-    """"name{a=1,b=x}" -> ("name", {"a": 1, "b": "x"}); integer values become ints."""
+    """ "name{a=1,b=x}" -> ("name", {"a": 1, "b": "x"}); integer values become ints."""
     name, _, rest = item.partition("{")
     options = {}
     for pair in filter(None, rest.rstrip("}").split(",")):

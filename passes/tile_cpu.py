@@ -74,7 +74,7 @@ def _lower_kernel(old, lanes: int | None) -> None:
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
     sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
     rows, n = sizes[sig.out_cat], sizes[1 - sig.out_cat]
-    se, ve = LaneEmitter(elem), VectorLanes(vtype)
+    se = LaneEmitter(elem)
     reds = [
         (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)
         for o in sig.outputs
@@ -87,18 +87,10 @@ def _lower_kernel(old, lanes: int | None) -> None:
     r = body.arguments[0]
     with ir.InsertionPoint(body):
         fixed = _row_values(old, sig, arrays, r)  # {pos: scalar lanes}
-        wide = {pos: [vector.broadcast(vtype, v) for v in ls] for pos, ls in fixed.items()}
-        n_vec = arith.muli(arith.divui(n, _index(L)), _index(L))
-        states = [red.init(ve, shape) for red, shape, _ in reds]
-        vloop = scf.ForOp(_index(0), n_vec, _index(L), sum(states, []))
-        with ir.InsertionPoint(vloop.body):
-            c = vloop.induction_variable
-            load = _column_loader(arrays, wide, n, c, lambda a, i: vector.load(vtype, a, [i]))
-            _step(old, ve, load, c, reds, ops, _split(list(vloop.inner_iter_args), states))
-        merged = [
-            _merge_lanes(se, red, shape, part, L)
-            for (red, shape, _), part in zip(reds, _split(list(vloop.results), states))
-        ]
+        if _merge_cost(reds) * L <= MERGE_BUDGET:
+            n_vec, merged = _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops)
+        else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
+            n_vec, merged = _index(0), [red.init(se, shape) for red, shape, _ in reds]
         tail = scf.ForOp(n_vec, n, _index(1), sum(merged, []))
         with ir.InsertionPoint(tail.body):
             c = tail.induction_variable
@@ -109,6 +101,32 @@ def _lower_kernel(old, lanes: int | None) -> None:
                 offset = arith.addi(arith.muli(r, _index(spec.out_dim)), _index(k))
                 memref.store(lane, out, [offset])
         scf.ReduceOp([], 0)
+
+
+def _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops):
+    """The vector loop over [0, n - n % L) and the merge of its lanes: (its end, states)."""
+    ve, se = VectorLanes(vtype), LaneEmitter(vtype.element_type)
+    wide = {pos: [vector.broadcast(vtype, v) for v in ls] for pos, ls in fixed.items()}
+    n_vec = arith.muli(arith.divui(n, _index(L)), _index(L))
+    states = [red.init(ve, shape) for red, shape, _ in reds]
+    vloop = scf.ForOp(_index(0), n_vec, _index(L), sum(states, []))
+    with ir.InsertionPoint(vloop.body):
+        c = vloop.induction_variable
+        load = _column_loader(arrays, wide, n, c, lambda a, i: vector.load(vtype, a, [i]))
+        _step(old, ve, load, c, reds, ops, _split(list(vloop.inner_iter_args), states))
+    merged = [
+        _merge_lanes(se, red, shape, part, L)
+        for (red, shape, _), part in zip(reds, _split(list(vloop.results), states))
+    ]
+    return n_vec, merged
+
+
+# Selects emitted by one lane merge, summed over the reductions: K-min merges cost K*K*D.
+MERGE_BUDGET = 4096
+
+
+def _merge_cost(reds) -> int:
+    return sum(shape.k * shape.k * shape.f if red.uses_k else 1 for red, shape, _ in reds)
 
 
 def _row_values(old, sig, arrays, r) -> dict:

@@ -7,3 +7,5 @@ complex.py    ComplexLazyTensor (interleaved re, im pairs)
 reduce.py     naming variables, the Genred cache, batch loops, conjugate-gradient solves
 rstyle.py     RKeOps' function-call spellings: sum(K, index="i"), exp(x), Re(z), ...
 """
+
+from . import methods as _methods  # noqa: F401  (attaches the generated methods to LazyTensor)

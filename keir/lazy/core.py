@@ -37,10 +37,11 @@ _INFIX = {
 # Ops that turn reals into complex numbers, or complex numbers into reals.
 _TO_COMPLEX = {"Real2Complex", "Imag2Complex", "ComplexExp1j"}
 _TO_REAL = {"ComplexReal", "ComplexImag", "ComplexAbs", "ComplexAngle", "ComplexSquareAbs"}
+_TO_REAL |= {"SqNorm2", "Norm2"}  # sum |z_k|^2 and its square root: reals
 # Ops that mean the same on interleaved (re, im) pairs as on complex numbers. Others (Exp, Log,
 # Square, ...) would act on real and imaginary parts separately: pykeops computes that silently,
 # keir refuses it.
-_COMPLEX_SAFE = {"Minus", "Concat", "SqNorm2", "Norm2", "Elem", "Extract", "Conj", "Grad", "Diff"}
+_COMPLEX_SAFE = {"Minus", "Concat", "Conj", "Grad", "Diff"}
 
 
 def _scalar_is(x, value) -> bool:
@@ -95,7 +96,8 @@ def apply(op: str, operands, params=(), dim: int | None = None, infix: bool = Fa
         try:
             dim = d.dim(*dims, **{**d.defaults, **dict(zip(d.params, params))})
         except (DimRuleError, TypeError) as e:
-            raise DimensionError(f"{op}: {e} (operand dims {dims})") from None
+            name = f"{d.name} ({op})" if infix else op
+            raise DimensionError(f"{name}: {e} (operand dims {dims})") from None
     texts = [o._formula for o in operands]
     if infix:
         formula = f"({texts[0]} {op} {texts[1]})"

@@ -20,7 +20,6 @@ from .core import LazyTensor
 from .methods import METHODS
 
 _REDUCING = ("sum", "min", "max", "argmin", "argmax")  # vector op without an index
-_INDEXED = ("min_argmin", "max_argmax", "logsumexp", "sumsoftmaxweight")
 _K_INDEXED = ("Kmin", "argKmin", "Kmin_argKmin")
 _COMPLEX = {"Re": "real", "Im": "imag", "Arg": "angle", "Mod": "abs", "Conj": "conj"}
 
@@ -50,8 +49,10 @@ def _function(name: str):
 
 def _reducing(name: str, method: str, needs_index: bool):
     def f(x, index=None, *args, **kwargs):
-        if not isinstance(x, LazyTensor):
+        if not isinstance(x, LazyTensor) and index is None:
             return _fallback(method, x)
+        if not isinstance(x, LazyTensor):
+            raise ArgumentError(f"{name}(x, index): x must be a LazyTensor")
         if index is None and not needs_index:
             return getattr(x, method)(-1)
         return getattr(x, method)(*args, axis=_axis(x, index), **kwargs)
@@ -98,14 +99,24 @@ def _generate() -> dict:
         out[name] = _reducing(name, name, needs_index=False)
         out[f"{name}_reduction"] = _reducing(f"{name}_reduction", name, needs_index=True)
     for name in ("min_argmin", "max_argmax"):
-        out[name] = out[f"{name}_reduction"] = _reducing(name, name, needs_index=True)
+        out[name] = _reducing(name, name, needs_index=True)
+        out[f"{name}_reduction"] = _reducing(f"{name}_reduction", name, needs_index=True)
     for name in _K_INDEXED:
-        out[name] = out[f"{name}_reduction"] = _k_reducing(name)
-    out["logsumexp_reduction"] = logsumexp
-    out["sumsoftmaxweight_reduction"] = sumsoftmaxweight
+        out[name] = _k_reducing(name)
+        out[f"{name}_reduction"] = _k_reducing(name)
+    out["logsumexp_reduction"] = _alias(logsumexp)
+    out["sumsoftmaxweight_reduction"] = _alias(sumsoftmaxweight)
     for rname, attr in _COMPLEX.items():
         out[rname] = _complex_part(rname, attr)
     return out
+
+
+def _alias(f):
+    def alias(*args, **kwargs):
+        return f(*args, **kwargs)
+
+    alias.__doc__ = f.__doc__
+    return alias
 
 
 def _complex_part(rname: str, attr: str):
@@ -118,6 +129,8 @@ def _complex_part(rname: str, attr: str):
 
 
 FUNCTIONS = _generate()
+for _name, _f in FUNCTIONS.items():
+    _f.__qualname__ = _name
 globals().update(FUNCTIONS)
 FUNCTIONS.update(logsumexp=logsumexp, sumsoftmaxweight=sumsoftmaxweight, grad=grad)
 __all__ = builtins.sorted(FUNCTIONS)

@@ -128,10 +128,11 @@ def from_input(x, axis=None, is_complex: bool = False) -> dict:
             "LazyTensors are built from numpy arrays, numbers, lists of numbers or "
             f"(ind, dim, cat) triplets; got {type(x).__name__}"
         )
-    key_source = x
-    if is_complex:
+    if is_complex:  # identified by the complex array: its interleaved copy is new each time
+        source = x
         x = interleaved(np.asarray(x, dtype=np.result_type(x.dtype, np.complex64)))
-    return _array(x, axis, key_source)
+        return _array(x, axis, source)
+    return _array(x, axis, None)
 
 
 def _symbolic(x: tuple, axis) -> dict:
@@ -157,7 +158,7 @@ def _parameter_list(x: list, axis, is_complex: bool) -> dict:
     return dict(formula=v.token, variables=(v,), ndim=len(x))
 
 
-def _array(x: np.ndarray, axis, key_source: np.ndarray) -> dict:
+def _array(x: np.ndarray, axis, key_source: np.ndarray | None) -> dict:
     dtype = dtype_of(x)
     batch = None
     if x.ndim == 0:
@@ -184,7 +185,7 @@ def _array(x: np.ndarray, axis, key_source: np.ndarray) -> dict:
     elif x.ndim == 1 and axis in (0, 1):
         x = x[:, None]  # RKeOps: Vi(v) of a vector is a column, one value per row
     cat = 2 if axis in (None, 2) else axis
-    v = Variable(cat, x.shape[-1], data=x, key=_key(key_source, cat))
+    v = Variable(cat, x.shape[-1], data=x, key=_key(x if key_source is None else key_source, cat))
     rows = {0: "ni", 1: "nj"}.get(cat)
     fields = dict(formula=v.token, variables=(v,), ndim=v.dim, batchdims=batch, dtype=dtype)
     if rows:
