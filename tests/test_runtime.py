@@ -102,7 +102,7 @@ def test_compile_emits_each_stage(capsys):
     formula = ["Sum_Reduction(Exp(-SqDist(x, y)), 0)", "--aliases", "x = Vi(3)", "y = Vj(3)"]
     expected = {
         "keir": ['"keir.sqdist"', '"keir.reduction"'],
-        "loops": ["scf.parallel", "scf.for", "math.exp"],
+        "loops": ["scf.parallel", "scf.for", "vector.load", "math.fma"],
         "llvm": ["llvm.func @keir_kernel", "omp.parallel", "omp.wsloop"],
         "llvm-ir": ["define void @keir_kernel", "@llvm.fma.v", "__kmpc_fork_call"],
     }
