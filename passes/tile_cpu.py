@@ -121,7 +121,8 @@ def _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops):
     return n_vec, merged
 
 
-# Selects emitted by one lane merge, summed over the reductions: K-min merges cost K*K*D.
+# Selects run by one lane merge, summed over the reductions: K-min merges cost K*K*D; beyond
+# this budget (times L lanes, per output row) the kernel stays scalar.
 MERGE_BUDGET = 4096
 
 
@@ -165,15 +166,20 @@ def _step(old, e, load, c, reds, ops, states) -> None:
 
 
 def _merge_lanes(se, red, shape, state: list, L: int) -> list:
-    """One scalar state from the L lanes of a vector state."""
-
-    def lane(k):
-        return [vector.extract(v, [], [k]) for v in state]
-
-    acc = lane(0)
-    for k in range(1, L):
-        acc = red.merge(se, acc, lane(k), shape)
-    return acc
+    """One scalar state from the L lanes of a vector state: the vectors go to a stack buffer
+    and a loop merges lane after lane, so the merge's code appears once (not L times)."""
+    elem = se.type
+    buffers = []
+    for v in state:
+        buf = memref.alloca(ir.MemRefType.get([L], elem), [], [])
+        vector.store(v, buf, [_index(0)])
+        buffers.append(buf)
+    first = [memref.load(buf, [_index(0)]) for buf in buffers]
+    loop = scf.ForOp(_index(1), _index(L), _index(1), first)
+    with ir.InsertionPoint(loop.body):
+        lane = [memref.load(buf, [loop.induction_variable]) for buf in buffers]
+        scf.YieldOp(red.merge(se, list(loop.inner_iter_args), lane, shape))
+    return list(loop.results)
 
 
 def _split(lanes: list, like: list[list]) -> list[list]:

@@ -30,6 +30,7 @@ def test_readme_example(code, printed):
     with contextlib.redirect_stdout(out):
         exec(compile(code, str(README), "exec"), {})
     got = out.getvalue()
+
     # the words must match exactly, the numbers to 1e-3 (float32 sums depend on their order)
     def shape(text):
         return re.sub(r"\s+", "", NUMBER.sub("#", text))

@@ -22,8 +22,13 @@ RANGES = {  # (low, high): beyond them exp overflows to inf or underflows to 0
 def vector_exp(values: np.ndarray, dtype: str) -> np.ndarray:
     n = len(values)
     index = np.arange(n, dtype=dtype)[:, None]
-    f = Genred("IfElse(Equal(i, j) - 1, Exp(y), 0)", ["i = Vi(1)", "j = Vj(1)", "y = Vj(1)"],
-               reduction_op="Sum", axis=1, dtype=dtype)
+    f = Genred(
+        "IfElse(Equal(i, j) - 1, Exp(y), 0)",
+        ["i = Vi(1)", "j = Vj(1)", "y = Vj(1)"],
+        reduction_op="Sum",
+        axis=1,
+        dtype=dtype,
+    )
     return f(index, index, values.astype(dtype)[:, None])[:, 0]
 
 
@@ -37,8 +42,9 @@ def ulp_error(got: np.ndarray, exact: np.ndarray, dtype: str) -> np.ndarray:
 def test_exp_accuracy_and_special_values(dtype, max_ulp):
     low, high, edges = RANGES[dtype]
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.uniform(low, high, 6000), rng.uniform(-5, 5, 3000), edges,
-                        SPECIAL]).astype(dtype)
+    x = np.concatenate(
+        [rng.uniform(low, high, 6000), rng.uniform(-5, 5, 3000), edges, SPECIAL]
+    ).astype(dtype)
     got = vector_exp(x, dtype)
     with np.errstate(over="ignore"):
         exact = np.exp(x.astype(np.longdouble)).astype(np.float64)  # more precise than dtype

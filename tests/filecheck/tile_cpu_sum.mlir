@@ -1,6 +1,7 @@
 // keir-tile-cpu with 8 lanes: parallel rows; a vector loop over 8 consecutive j loading each
 // component of y and b as one vector (column layout: component k of row j at k * N + j);
-// the 8 partial sums merged into one; an exact scalar tail for the last N mod 8 indices.
+// the 8 partial sums merged by a loop over the lanes (stored to the stack); an exact scalar
+// tail for the last N mod 8 indices.
 // RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8},canonicalize,cse
 
 module {
@@ -29,7 +30,12 @@ module {
 // CHECK:             vector.load %[[B]][%[[J]]] : memref<?xf32>, vector<8xf32>
 // CHECK:             %[[NEW:.*]] = arith.addf %[[ACC]], %{{.*}} fastmath<contract> : vector<8xf32>
 // CHECK:             scf.yield %[[NEW]] : vector<8xf32>
-// CHECK-COUNT-8:   vector.extract %[[V]][{{[0-7]}}] : f32 from vector<8xf32>
-// CHECK:           %[[S:.*]] = scf.for %[[T:.*]] = %[[NV]] to %[[N]] step %c1 iter_args(%{{.*}} = %{{.*}}) -> (f32)
+// CHECK:           %[[BUF:.*]] = memref.alloca() : memref<8xf32>
+// CHECK:           vector.store %[[V]], %[[BUF]][%c0] : memref<8xf32>, vector<8xf32>
+// CHECK:           %[[L0:.*]] = memref.load %[[BUF]][%c0]
+// CHECK:           %[[LANES:.*]] = scf.for %[[K:.*]] = %c1 to %c8 step %c1 iter_args(%[[P:.*]] = %[[L0]]) -> (f32)
+// CHECK:             %[[LK:.*]] = memref.load %[[BUF]][%[[K]]]
+// CHECK:             arith.addf %[[P]], %[[LK]]
+// CHECK:           %[[S:.*]] = scf.for %[[T:.*]] = %[[NV]] to %[[N]] step %c1 iter_args(%{{.*}} = %[[LANES]]) -> (f32)
 // CHECK:             memref.load %[[Y]][%[[T]]]
 // CHECK:           memref.store %[[S]], %[[OUT]][%[[I]]]
