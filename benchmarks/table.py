@@ -41,12 +41,12 @@ def aliases(name, D):
 
 
 def inputs(name, D, n, dtype, rng):
-    args = [
-        rng.random((n, D), dtype=dtype) / np.sqrt(D),
-        rng.random((n, D), dtype=dtype) / np.sqrt(D),
-        rng.random((n, 1), dtype=dtype),
-    ]
-    return args + [rng.random((n, 1), dtype=dtype)] if name == "grad3" else args
+    scale = 1 / np.sqrt(D)  # |x - y|^2 of order 1 whatever D
+
+    def draw(cols):
+        return (rng.random((n, cols)) * (scale if cols == D else 1)).astype(dtype)
+
+    return [draw(D), draw(D), draw(1)] + ([draw(1)] if name == "grad3" else [])
 
 
 def best(fn, repeat):
