@@ -29,3 +29,12 @@ def emit_formula(func, e, load) -> dict:
             params = param_values(op, d.params)
             env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
     return env
+
+
+def split_state(lanes: list, like: list[list]) -> list[list]:
+    """Cuts a flat list of loop-carried lanes into one state per reduction, shaped like `like`."""
+    out, start = [], 0
+    for state in like:
+        out.append(lanes[start : start + len(state)])
+        start += len(state)
+    return out

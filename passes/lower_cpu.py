@@ -24,7 +24,7 @@ from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
 from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
-from .formula_emit import emit_formula
+from .formula_emit import emit_formula, split_state
 
 NAME = "keir-lower-cpu"
 DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"
@@ -80,7 +80,7 @@ def _lower_kernel(old) -> None:
     with ir.InsertionPoint(body):
         states = [red.init(e, shape) for red, shape, _ in reductions]
         loop = scf.ForOp(_index(0), sizes[1 - sig.out_cat], _index(1), sum(states, []))
-        finals = _split(list(loop.results), states)
+        finals = split_state(list(loop.results), states)
         for (red, shape, spec), state, out in zip(reductions, finals, outs):
             for k, lane in enumerate(red.finalize(e, state, shape)):
                 memref.store(lane, out, [_row_offset(row, spec.out_dim, k)])
@@ -89,21 +89,12 @@ def _lower_kernel(old) -> None:
         col = loop.induction_variable
         env = _evaluate(old, e, arrays, sig.out_cat, row, col, ir.InsertionPoint(loop), elem)
         idx = e.index_to_lane(col)
-        carried = _split(list(loop.inner_iter_args), states)
+        carried = split_state(list(loop.inner_iter_args), states)
         new_state = []
         for (red, shape, _), state, op in zip(reductions, carried, find_reductions(old)):
             f, *g = (env[v] for v in op.operands)
             new_state += red.update(e, state, f, g[0] if g else None, idx, shape)
         scf.YieldOp(new_state)
-
-
-def _split(lanes: list, like: list[list]) -> list[list]:
-    """Cuts a flat list of loop-carried lanes into one state per reduction."""
-    out, start = [], 0
-    for state in like:
-        out.append(lanes[start : start + len(state)])
-        start += len(state)
-    return out
 
 
 def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:

@@ -30,7 +30,7 @@ from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
 from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
-from .formula_emit import emit_formula
+from .formula_emit import emit_formula, split_state
 from .target import lanes as host_lanes
 
 NAME = "keir-tile-cpu"
@@ -95,8 +95,10 @@ def _lower_kernel(old, lanes: int | None) -> None:
         with ir.InsertionPoint(tail.body):
             c = tail.induction_variable
             load = _column_loader(arrays, fixed, n, c, lambda a, i: memref.load(a, [i]))
-            _step(old, se, load, c, reds, ops, _split(list(tail.inner_iter_args), merged))
-        for (red, shape, spec), state, out in zip(reds, _split(list(tail.results), merged), outs):
+            _step(old, se, load, c, reds, ops, split_state(list(tail.inner_iter_args), merged))
+        for (red, shape, spec), state, out in zip(
+            reds, split_state(list(tail.results), merged), outs
+        ):
             for k, lane in enumerate(red.finalize(se, state, shape)):
                 offset = arith.addi(arith.muli(r, _index(spec.out_dim)), _index(k))
                 memref.store(lane, out, [offset])
@@ -113,10 +115,10 @@ def _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops):
     with ir.InsertionPoint(vloop.body):
         c = vloop.induction_variable
         load = _column_loader(arrays, wide, n, c, lambda a, i: vector.load(vtype, a, [i]))
-        _step(old, ve, load, c, reds, ops, _split(list(vloop.inner_iter_args), states))
+        _step(old, ve, load, c, reds, ops, split_state(list(vloop.inner_iter_args), states))
     merged = [
         _merge_lanes(se, red, shape, part, L)
-        for (red, shape, _), part in zip(reds, _split(list(vloop.results), states))
+        for (red, shape, _), part in zip(reds, split_state(list(vloop.results), states))
     ]
     return n_vec, merged
 
@@ -180,11 +182,3 @@ def _merge_lanes(se, red, shape, state: list, L: int) -> list:
         lane = [memref.load(buf, [loop.induction_variable]) for buf in buffers]
         scf.YieldOp(red.merge(se, list(loop.inner_iter_args), lane, shape))
     return list(loop.results)
-
-
-def _split(lanes: list, like: list[list]) -> list[list]:
-    out, start = [], 0
-    for state in like:
-        out.append(lanes[start : start + len(state)])
-        start += len(state)
-    return out
