@@ -15,10 +15,8 @@ from .kernel import (
     param_values,
     reduction_shape,
 )
-from .ops import OPS, DimRuleError
+from .ops import BY_MNEMONIC, DimRuleError
 from .reductions import REDUCTIONS, check_shape
-
-_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
 
 def _dim(value) -> int:
@@ -43,7 +41,7 @@ def _expected(op, arg_dims, arg_cats) -> int:
                 f"gradient input of dim {_dim(gradin)} for a formula of dim {_dim(f)}"
             )
         return arg_dims[int_attr(op, "pos")]
-    d = _BY_MNEMONIC.get(kind)
+    d = BY_MNEMONIC.get(kind)
     if d is None:
         raise DimRuleError(f"unknown keir operation {op.name}")
     params = param_values(op, d.params)

@@ -18,10 +18,8 @@ from .kernel import (
     param_values,
     signature,
 )
-from .ops import OPS
+from .ops import BY_MNEMONIC
 from .reductions import REDUCTIONS, RedShape
-
-_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
 
 def _leaf(op, args, dtype):
@@ -52,7 +50,7 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
         for op in formula_ops(func):
             value = _leaf(op, args, dtype)
             if value is None:
-                d = _BY_MNEMONIC[op.name.removeprefix("keir.")]
+                d = BY_MNEMONIC[op.name.removeprefix("keir.")]
                 params = param_values(op, d.params)
                 value = d.ref(*(env[o] for o in op.operands), **params)
             env[op.result] = np.asarray(value, dtype=dtype)

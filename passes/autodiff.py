@@ -15,14 +15,12 @@ from mlir import ir
 
 from ..dialect.builders import OpFactory, dim_of
 from ..dialect.kernel import int_attr, kernel_funcs, operations, param_values
-from ..dialect.ops import OPS
+from ..dialect.ops import BY_MNEMONIC
 from ..dialect.symbolic import SymBuilder
 from ..errors import NotSupportedError
 
 NAME = "keir-autodiff"
 DESCRIPTION = "replace keir.grad by the reverse-mode derivative of its formula"
-
-_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
 
 
 def run_on(module_op) -> None:
@@ -75,7 +73,7 @@ def _eliminate(grad) -> None:
 
 
 def _vjp(b, op, kind: str, g) -> list:
-    d = _BY_MNEMONIC[kind]
+    d = BY_MNEMONIC[kind]
     if d.vjp is None:
         raise NotSupportedError(f"{d.name} is not differentiable (as in KeOps)")
     args = [b.wrap(v) for v in op.operands]

@@ -8,9 +8,7 @@ by its rule in keir.dialect.ops through the emitter, which fixes the lane type.
 from __future__ import annotations
 
 from ..dialect.kernel import float_attr, formula_ops, int_attr, param_values
-from ..dialect.ops import OPS
-
-_BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
+from ..dialect.ops import BY_MNEMONIC
 
 
 def emit_formula(func, e, load) -> dict:
@@ -25,10 +23,18 @@ def emit_formula(func, e, load) -> dict:
         elif kind == "cst":
             env[op.result] = [e.const(float_attr(op, "value"))]
         else:
-            d = _BY_MNEMONIC[kind]
+            d = BY_MNEMONIC[kind]
             params = param_values(op, d.params)
             env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
     return env
+
+
+def index_const(v: int):
+    """An `index` constant at the current insertion point."""
+    from mlir import ir
+    from mlir.dialects import arith
+
+    return arith.constant(ir.IndexType.get(), v)
 
 
 def split_state(lanes: list, like: list[list]) -> list[list]:

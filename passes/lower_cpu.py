@@ -24,7 +24,7 @@ from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
 from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
-from .formula_emit import emit_formula, split_state
+from .formula_emit import emit_formula, index_const, split_state
 
 NAME = "keir-lower-cpu"
 DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"
@@ -39,18 +39,14 @@ def run_on(module_op) -> None:
         old.erase()
 
 
-def _index(v: int) -> ir.Value:
-    return arith.constant(ir.IndexType.get(), v)
-
-
 def _row_offset(row: ir.Value, dim: int, k: int) -> ir.Value:
-    return arith.addi(arith.muli(row, _index(dim)), _index(k))
+    return arith.addi(arith.muli(row, index_const(dim)), index_const(k))
 
 
 def _load_row(array: ir.Value, row: ir.Value | None, dim: int) -> list:
     """The `dim` lanes of a variable at `row` (a parameter has no row)."""
     return [
-        memref.load(array, [_index(k) if row is None else _row_offset(row, dim, k)])
+        memref.load(array, [index_const(k) if row is None else _row_offset(row, dim, k)])
         for k in range(dim)
     ]
 
@@ -73,13 +69,13 @@ def _lower_kernel(old) -> None:
         for o in sig.outputs
     ]
     with ir.InsertionPoint(entry):
-        par = scf.ParallelOp([], [_index(0)], [sizes[sig.out_cat]], [_index(1)], [])
+        par = scf.ParallelOp([], [index_const(0)], [sizes[sig.out_cat]], [index_const(1)], [])
         func.ReturnOp([])
     body = par.region.blocks.append(index)
     row = body.arguments[0]
     with ir.InsertionPoint(body):
         states = [red.init(e, shape) for red, shape, _ in reductions]
-        loop = scf.ForOp(_index(0), sizes[1 - sig.out_cat], _index(1), sum(states, []))
+        loop = scf.ForOp(index_const(0), sizes[1 - sig.out_cat], index_const(1), sum(states, []))
         finals = split_state(list(loop.results), states)
         for (red, shape, spec), state, out in zip(reductions, finals, outs):
             for k, lane in enumerate(red.finalize(e, state, shape)):

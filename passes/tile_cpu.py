@@ -30,7 +30,7 @@ from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
 from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
-from .formula_emit import emit_formula, split_state
+from .formula_emit import emit_formula, index_const, split_state
 from .target import lanes as host_lanes
 
 NAME = "keir-tile-cpu"
@@ -43,10 +43,6 @@ def run_on(module_op, lanes: int | None = None) -> None:
         with ir.InsertionPoint(old), old.location:
             _lower_kernel(old, lanes)
         old.erase()
-
-
-def _index(v: int) -> ir.Value:
-    return arith.constant(ir.IndexType.get(), v)
 
 
 class VectorLanes(LaneEmitter):
@@ -81,7 +77,7 @@ def _lower_kernel(old, lanes: int | None) -> None:
     ]
     ops = find_reductions(old)
     with ir.InsertionPoint(entry):
-        par = scf.ParallelOp([], [_index(0)], [rows], [_index(1)], [])
+        par = scf.ParallelOp([], [index_const(0)], [rows], [index_const(1)], [])
         func.ReturnOp([])
     body = par.region.blocks.append(index)
     r = body.arguments[0]
@@ -90,8 +86,8 @@ def _lower_kernel(old, lanes: int | None) -> None:
         if _merge_cost(reds) * L <= MERGE_BUDGET:
             n_vec, merged = _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops)
         else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
-            n_vec, merged = _index(0), [red.init(se, shape) for red, shape, _ in reds]
-        tail = scf.ForOp(n_vec, n, _index(1), sum(merged, []))
+            n_vec, merged = index_const(0), [red.init(se, shape) for red, shape, _ in reds]
+        tail = scf.ForOp(n_vec, n, index_const(1), sum(merged, []))
         with ir.InsertionPoint(tail.body):
             c = tail.induction_variable
             load = _column_loader(arrays, fixed, n, c, lambda a, i: memref.load(a, [i]))
@@ -100,7 +96,7 @@ def _lower_kernel(old, lanes: int | None) -> None:
             reds, split_state(list(tail.results), merged), outs
         ):
             for k, lane in enumerate(red.finalize(se, state, shape)):
-                offset = arith.addi(arith.muli(r, _index(spec.out_dim)), _index(k))
+                offset = arith.addi(arith.muli(r, index_const(spec.out_dim)), index_const(k))
                 memref.store(lane, out, [offset])
         scf.ReduceOp([], 0)
 
@@ -109,9 +105,9 @@ def _vector_loop(old, fixed, arrays, n, L, vtype, reds, ops):
     """The vector loop over [0, n - n % L) and the merge of its lanes: (its end, states)."""
     ve, se = VectorLanes(vtype), LaneEmitter(vtype.element_type)
     wide = {pos: [vector.broadcast(vtype, v) for v in ls] for pos, ls in fixed.items()}
-    n_vec = arith.muli(arith.divui(n, _index(L)), _index(L))
+    n_vec = arith.muli(arith.divui(n, index_const(L)), index_const(L))
     states = [red.init(ve, shape) for red, shape, _ in reds]
-    vloop = scf.ForOp(_index(0), n_vec, _index(L), sum(states, []))
+    vloop = scf.ForOp(index_const(0), n_vec, index_const(L), sum(states, []))
     with ir.InsertionPoint(vloop.body):
         c = vloop.induction_variable
         load = _column_loader(arrays, wide, n, c, lambda a, i: vector.load(vtype, a, [i]))
@@ -137,12 +133,12 @@ def _row_values(old, sig, arrays, r) -> dict:
     values = {}
     for pos, (cat, dim) in enumerate(zip(sig.arg_cats, sig.arg_dims)):
         if cat == sig.out_cat:
-            base = arith.muli(r, _index(dim))
+            base = arith.muli(r, index_const(dim))
             values[pos] = [
-                memref.load(arrays[pos], [arith.addi(base, _index(k))]) for k in range(dim)
+                memref.load(arrays[pos], [arith.addi(base, index_const(k))]) for k in range(dim)
             ]
         elif cat == 2:
-            values[pos] = [memref.load(arrays[pos], [_index(k)]) for k in range(dim)]
+            values[pos] = [memref.load(arrays[pos], [index_const(k)]) for k in range(dim)]
     return values
 
 
@@ -152,7 +148,9 @@ def _column_loader(arrays, fixed: dict, n, c, load_one):
     def load(cat, pos, dim):
         if pos in fixed:
             return fixed[pos]
-        return [load_one(arrays[pos], arith.addi(arith.muli(_index(k), n), c)) for k in range(dim)]
+        return [
+            load_one(arrays[pos], arith.addi(arith.muli(index_const(k), n), c)) for k in range(dim)
+        ]
 
     return load
 
@@ -174,10 +172,10 @@ def _merge_lanes(se, red, shape, state: list, L: int) -> list:
     buffers = []
     for v in state:
         buf = memref.alloca(ir.MemRefType.get([L], elem), [], [])
-        vector.store(v, buf, [_index(0)])
+        vector.store(v, buf, [index_const(0)])
         buffers.append(buf)
-    first = [memref.load(buf, [_index(0)]) for buf in buffers]
-    loop = scf.ForOp(_index(1), _index(L), _index(1), first)
+    first = [memref.load(buf, [index_const(0)]) for buf in buffers]
+    loop = scf.ForOp(index_const(1), index_const(L), index_const(1), first)
     with ir.InsertionPoint(loop.body):
         lane = [memref.load(buf, [loop.induction_variable]) for buf in buffers]
         scf.YieldOp(red.merge(se, list(loop.inner_iter_args), lane, shape))

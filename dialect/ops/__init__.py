@@ -21,4 +21,8 @@ for _module, _title in [
     importlib.import_module(f".{_module}", __name__)
     FAMILIES[_title] = [name for name in OPS if name not in _before]
 
-__all__ = ["FAMILIES", "OPS", "DimRuleError", "OpDef"]
+# keir.<mnemonic> -> OpDef, for everything that reads ops back out of IR (after the loop above,
+# so that derivative rules attached at import are included)
+BY_MNEMONIC = {d.mnemonic: d for d in OPS.values()}
+
+__all__ = ["BY_MNEMONIC", "FAMILIES", "OPS", "DimRuleError", "OpDef"]
