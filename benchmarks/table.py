@@ -3,9 +3,10 @@ loop, in G pairs/s (M * N / seconds / 1e9) and as ratios.
 
     python benchmarks/table.py                         # the default cases and sizes
     python benchmarks/table.py --sizes 10000 --cases gauss3 argkmin3 --no-pykeops
+    python benchmarks/table.py --json out.json ...     # also write the rates (for plot.py)
 
-keir and pykeops: best of --repeat calls after a first (compiling) call. numpy: dense, only
-where M * N <= 1e8. C: benchmarks/gauss_loop.c (Gaussian D = 3 only), compiled now with
+keir and pykeops: best of --repeat calls, after a first call on 1,000 points that compiles.
+numpy: dense, only where M * N <= 1e8. C: benchmarks/gauss_loop.c (Gaussian D = 3 only), compiled now with
 cc -O3 -march=native -ffast-math -fopenmp. pykeops is skipped above --pykeops-max pairs
 (it runs at 0.3-0.5 G pairs/s here: 10^10 pairs would take half a minute per call).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import subprocess
 import tempfile
 import time
@@ -28,6 +30,8 @@ CASES = {
     "gauss3": ("Exp(-SqDist(x,y))*b", 3, "Sum", {}),
     "gauss64": ("Exp(-SqDist(x,y))*b", 64, "Sum", {}),
     "laplace3": ("Exp(-Sqrt(SqDist(x,y)))*b", 3, "Sum", {}),
+    # Matern nu = 3/2: (1 + sqrt(3) r) exp(-sqrt(3) r)
+    "matern3": ("(1 + Sqrt(3*SqDist(x,y))) * Exp(-Sqrt(3*SqDist(x,y))) * b", 3, "Sum", {}),
     "lse3": ("-SqDist(x,y)", 3, "LogSumExp", {}),
     "argkmin3": ("SqDist(x,y)", 3, "ArgKMin", {"opt_arg": 10}),
     "argkmin64": ("SqDist(x,y)", 64, "ArgKMin", {"opt_arg": 10}),
@@ -50,7 +54,6 @@ def inputs(name, D, n, dtype, rng):
 
 
 def best(fn, repeat):
-    fn()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -66,6 +69,9 @@ def numpy_dense(name, args):
         return np.exp(-d2) @ b
     if name.startswith("laplace"):
         return np.exp(-np.sqrt(np.maximum(d2, 0))) @ b
+    if name.startswith("matern"):
+        r = np.sqrt(3 * np.maximum(d2, 0))
+        return ((1 + r) * np.exp(-r)) @ b
     if name.startswith("lse"):
         m = (-d2).max(1, keepdims=True)
         return m + np.log(np.exp(-d2 - m).sum(1, keepdims=True))
@@ -115,7 +121,11 @@ def main():
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--pykeops-max", type=float, default=1e9, help="largest M*N run by pykeops")
     p.add_argument("--no-pykeops", action="store_true")
+    p.add_argument("--max-d3", type=int, default=1_000_000, help="largest M=N for D = 3 cases")
+    p.add_argument("--max-d64", type=int, default=100_000, help="largest M=N for D = 64 cases")
+    p.add_argument("--json", help="also write the rates to this JSON file")
     args = p.parse_args()
+    rows = []
     pk = None
     if not args.no_pykeops:
         try:
@@ -129,19 +139,22 @@ def main():
     for name in args.cases:
         formula, D, red, opts = CASES[name]
         for n in args.sizes:
-            if D == 64 and n > 10_000 and name != "argkmin64":
+            if n > (args.max_d64 if D == 64 else args.max_d3):
                 continue
             for dtype in args.dtypes:
                 data = inputs(name, D, n, dtype, rng)
+                small = [a[:1000] for a in data]
                 al = aliases(name, D)
                 pairs = n * n / 1e9
                 f = keir.Genred(formula, al, reduction_op=red, axis=1, **opts)
+                f(*small)  # compiles
                 rates = {"keir": pairs / best(lambda: f(*data), args.repeat)}
                 if pk is not None and n * n <= args.pykeops_max:
                     g = pk.Genred(formula, al, reduction_op=red, axis=1, **opts)
+                    g(*small, backend="CPU")
                     rates["pykeops"] = pairs / best(lambda: g(*data, backend="CPU"), args.repeat)
                 if n * n <= 1e8 and not name.startswith("grad"):
-                    rates["numpy"] = pairs / best(lambda: numpy_dense(name, data), 1)
+                    rates["numpy"] = pairs / best(lambda: numpy_dense(name, data), args.repeat)
                 if name == "gauss3":
                     c_loops.setdefault(dtype, c_loop(dtype))
                     rates["C"] = pairs / best(lambda: c_loops[dtype](*data), args.repeat)
@@ -158,6 +171,10 @@ def main():
                     f"{ratio('C'):>6}",
                     flush=True,
                 )
+                rows.append({"case": name, "n": n, "dtype": dtype, "rates": rates})
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"keir": keir.__version__, "unit": "G pairs/s", "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

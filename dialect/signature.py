@@ -5,7 +5,7 @@ out_k[r, :] = Red_k_{c} F_k(args at r, c). All its reductions share one axis (a 
 evaluates their formulas once per pair). Its native entry point takes, in this order: every
 argument array in declaration order, then the output arrays (each as a rank-1 memref:
 allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
-With layout "columns", the arrays indexed by the reduced index are stored transposed.
+With layout "tiles", the arrays indexed by the reduced index are stored in transposed tiles.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ class Signature:
     arg_dims: tuple[int, ...]
     axis: int  # 1: reduce over j (outputs indexed by i); 0: reduce over i
     outputs: tuple[Output, ...]
-    # "columns": arrays of the reduced index are passed transposed, component-major (the
-    # vectorised kernels of keir-tile-cpu); "rows": every array row-major (keir-lower-cpu)
+    # "rows": every array row-major (keir-lower-cpu); "tiles" (keir-tile-cpu): the arrays of
+    # the reduced index are cut in tiles of `lanes` rows (zero-padded), each tile stored
+    # component-major, so that a vector of `lanes` consecutive indices is one contiguous load
     layout: str = "rows"
+    lanes: int = 0
 
     @property
     def out_cat(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .dialect.kernel import kernel_funcs, signature
 from .dialect.signature import Signature
@@ -29,11 +29,37 @@ def ir_text(module) -> str:
     return module.operation.get_asm(enable_debug_info=False, print_generic_op_form=True)
 
 
+def native_ir(module) -> tuple[str, Signature]:
+    """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel."""
+    from .passes import pipeline
+
+    pipeline.lower(module, "autodiff")  # after fusion: the signature of the real kernel
+    funcs = kernel_funcs(module)
+    if len(funcs) != 1:
+        raise KeirError("kernels reducing over different axes cannot share one binary")
+    pipeline.lower(module, "loops", start="autodiff")
+    sig = lowered_signature(module)  # keir-tile-cpu records the layout it chose
+    pipeline.lower(module, "llvm", start="loops")
+    return native.llvm_ir(module), sig
+
+
+def lowered_signature(module) -> Signature:
+    """The signature a lowering pass stored on the one kernel function of `module`."""
+    import json
+
+    from mlir import ir
+
+    for op in module.body.operations:
+        if "keir.signature" in op.attributes:
+            return Signature.from_json(
+                json.loads(ir.StringAttr(op.attributes["keir.signature"]).value)
+            )
+    raise KeirError("the lowered module holds no kernel signature")
+
+
 def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, CompileInfo]:
     """Compiles the keir kernels of `module` into one native kernel (kernels over the same
     axis are fused); `module` is consumed: it is lowered in place."""
-    from .passes import pipeline
-
     start = time.perf_counter()
     funcs = kernel_funcs(module)
     if not funcs:
@@ -42,17 +68,13 @@ def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, Comp
     key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target)
     hit = cache.lookup(key)
     if hit is None:
-        pipeline.lower(module, "autodiff")  # after fusion: the signature of the real kernel
-        funcs = kernel_funcs(module)
-        if len(funcs) != 1:
-            raise KeirError("kernels reducing over different axes cannot share one binary")
-        # the driver lowers with keir-tile-cpu: column arrays go transposed
-        sig: Signature = replace(signature(funcs[0]), layout="columns")
-        pipeline.lower(module, "llvm", start="autodiff")
-        text = native.llvm_ir(module)
-        meta = {"signature": sig.to_json(), "target": target}
-        path = cache.store(key, lambda p: native.build_shared_object(text, p, target), meta)
-    else:
+        with cache.locked(key):  # processes starting together compile once
+            hit = cache.lookup(key)
+            if hit is None:
+                text, sig = native_ir(module)
+                meta = {"signature": sig.to_json(), "target": target}
+                path = cache.store(key, lambda p: native.build_shared_object(text, p, target), meta)
+    if hit is not None:
         path, sig = hit[0], Signature.from_json(hit[1]["signature"])
     kernel = Kernel(ctypes.CDLL(str(path)), sig, names)
     return kernel, CompileInfo(hit is not None, time.perf_counter() - start, str(path))

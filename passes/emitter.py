@@ -8,7 +8,7 @@ changing the lane type here.
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, math
+from mlir.dialects import arith, math, scf, vector
 
 _PRED = arith.CmpFPredicate
 
@@ -133,3 +133,62 @@ class LaneEmitter:
 
     def or_(self, a, b):
         return arith.ori(a, b)
+
+    def lanes_min(self, a):
+        """The smallest lane of a, in every lane (a scalar is its own minimum)."""
+        if not isinstance(self.type, ir.VectorType):
+            return a
+        low = vector.reduction(self.type.element_type, vector.CombiningKind.MINIMUMF, a)
+        return vector.broadcast(self.type, low)
+
+    # ------------------------------------------------------------ single lanes of a vector
+    def scalar(self) -> LaneEmitter:
+        """The emitter of one lane of this one."""
+        return LaneEmitter(self.type.element_type) if self.is_vector else self
+
+    @property
+    def is_vector(self) -> bool:
+        return isinstance(self.type, ir.VectorType)
+
+    def first_lane(self, v):
+        return vector.extract(v, [], [0])
+
+    def splat(self, s):
+        """The scalar s in every lane."""
+        return vector.broadcast(self.type, s) if self.is_vector else s
+
+    def with_first_lane(self, v, s):
+        """v with its lane 0 replaced by the scalar s: a select on a constant mask, which
+        LLVM's SLP vectorizer handles (a chain of insertelement crashed it, LLVM 22.1.8)."""
+        n = self.type.shape[0]
+        mask_type = ir.VectorType.get([n], ir.IntegerType.get_signless(1))
+        first = ir.DenseElementsAttr.get(
+            [ir.BoolAttr.get(k == 0) for k in range(n)], type=mask_type
+        )
+        return arith.select(arith.constant(mask_type, first), vector.broadcast(self.type, s), v)
+
+    def each_lane(self, lanes: list, carried: list, body) -> list:
+        """Folds body(scalars of lane l, carried) -> carried over l = 0 .. L-1, in order."""
+        from .formula_emit import index_const
+
+        n = self.type.shape[0]
+        loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
+        with ir.InsertionPoint(loop.body):
+            dyn = ir.ShapedType.get_dynamic_size()
+            lane = [vector.extract(v, [loop.induction_variable], [dyn]) for v in lanes]
+            scf.YieldOp(body(lane, list(loop.inner_iter_args)))
+        return list(loop.results)
+
+    # ------------------------------------------------------------ control flow
+    def when_any(self, cond, state: list, update) -> list:
+        """update() if cond holds in some lane, else `state` unchanged: a branch that skips
+        work no lane needs (e.g. a K-min insertion once the K best are good)."""
+        flag = cond
+        if isinstance(self.type, ir.VectorType):
+            flag = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR, cond)
+        branch = scf.IfOp(flag, [v.type for v in state], has_else=True)
+        with ir.InsertionPoint(branch.then_block):
+            scf.YieldOp(update())
+        with ir.InsertionPoint(branch.else_block):
+            scf.YieldOp(state)
+        return list(branch.results)

@@ -44,3 +44,41 @@ def split_state(lanes: list, like: list[list]) -> list[list]:
         out.append(lanes[start : start + len(state)])
         start += len(state)
     return out
+
+
+def reductions_of(sig) -> list:
+    """(ReductionDef, RedShape, Output) of each output of a kernel signature."""
+    from ..dialect.reductions import REDUCTIONS, RedShape
+
+    return [
+        (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)
+        for o in sig.outputs
+    ]
+
+
+def row_values(sig, arrays, r) -> dict:
+    """Scalar lanes of the row variables (at row r of row-major arrays) and of the parameters,
+    by argument position: the values that stay fixed while the reduced index runs."""
+    from mlir.dialects import arith, memref
+
+    values = {}
+    for pos, (cat, dim) in enumerate(zip(sig.arg_cats, sig.arg_dims)):
+        if cat == sig.out_cat:
+            base = arith.muli(r, index_const(dim))
+            values[pos] = [
+                memref.load(arrays[pos], [arith.addi(base, index_const(k))]) for k in range(dim)
+            ]
+        elif cat == 2:
+            values[pos] = [memref.load(arrays[pos], [index_const(k)]) for k in range(dim)]
+    return values
+
+
+def reduce_step(func, e, load, idx, reds, ops, states) -> list:
+    """Evaluates the formula of `func` (variables from `load`) and folds it into each state at
+    reduced index lane `idx`: the flat list of the new state lanes."""
+    env = emit_formula(func, e, load)
+    new = []
+    for (red, shape, _), state, op in zip(reds, states, ops):
+        f, *g = (env[v] for v in op.operands)
+        new += red.update(e, state, f, g[0] if g else None, idx, shape)
+    return new

@@ -8,6 +8,7 @@ the native code never sees a wrong shape.
 from __future__ import annotations
 
 import ctypes
+import sys
 
 import numpy as np
 
@@ -63,9 +64,9 @@ class Kernel:
         sig = self.sig
         rows = M if sig.out_cat == 0 else N
         outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]
-        if sig.layout == "columns":  # the reduced index's arrays, component-major
+        if sig.layout == "tiles":
             arrays = [
-                np.ascontiguousarray(a.T) if cat == 1 - sig.out_cat else a
+                to_tiles(a, sig.lanes) if cat == 1 - sig.out_cat else a
                 for a, cat in zip(arrays, sig.arg_cats)
             ]
         self._fn(*(f for a in arrays + outs for f in _memref(a)), M, N)
@@ -73,7 +74,13 @@ class Kernel:
 
 
 def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
-    a = np.asarray(a)
+    ma = sys.modules.get("numpy.ma")  # (not imported unless the caller uses masked arrays)
+    if ma is not None and isinstance(a, ma.MaskedArray):
+        raise ArgumentError(f"{name}: a masked array's mask would be ignored: pass a.filled(v)")
+    try:
+        a = np.asarray(a)
+    except (ValueError, TypeError) as e:  # e.g. ragged nested lists
+        raise ArgumentError(f"{name}: cannot be read as an array: {e}") from None
     if a.dtype.kind not in "fiub":  # complex would lose its imaginary part: refuse it
         raise ArgumentError(
             f"{name}: expected a real numeric array, got dtype {a.dtype}"
@@ -84,6 +91,8 @@ def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
             )
         )
     a = np.ascontiguousarray(a, dtype=dtype)
+    if not a.flags.aligned:  # e.g. np.frombuffer at an odd offset: the kernel assumes alignment
+        a = a.copy()
     if cat == 2:
         return a.reshape(1, -1)
     if a.ndim == 1:
@@ -91,6 +100,18 @@ def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
     if a.ndim != 2:
         raise ArgumentError(f"{name}: expected a 2-D array (rows, dim), got shape {a.shape}")
     return a
+
+
+def to_tiles(a: np.ndarray, lanes: int) -> np.ndarray:
+    """(n, D) -> tiles of `lanes` rows (the last zero-padded), each stored component-major:
+    element (c, k) at (c // lanes) * lanes * D + k * lanes + c % lanes. See Signature.layout."""
+    n, dim = a.shape
+    tiles = np.zeros((-(-n // lanes), dim, lanes), dtype=a.dtype)
+    full = n - n % lanes
+    tiles[: full // lanes] = a[:full].reshape(-1, lanes, dim).transpose(0, 2, 1)
+    if full < n:
+        tiles[-1, :, : n - full] = a[full:].T
+    return tiles
 
 
 def _memref(a: np.ndarray):

@@ -97,11 +97,26 @@ def broadcast_lanes(*lanes: list) -> list[list]:
     return [x * n if len(x) == 1 else x for x in lanes]
 
 
-def sum_lanes(e, lanes: list):
-    total = lanes[0]
-    for lane in lanes[1:]:
-        total = e.add(total, lane)
-    return total
+CHAINS = 4  # independent partial sums for long sums
+
+
+def sum_lanes(e, lanes: list, term=None):
+    """The sum of term(lane) over `lanes` (term defaults to the lane itself).
+
+    One chain of D dependent adds (FMAs after contraction) costs D latencies per pair; from
+    D = 8 on, CHAINS interleaved chains added at the end let the CPU overlap them (numpy sums
+    the same way).
+    """
+    term = term or (lambda lane: lane)
+    n_chains = CHAINS if len(lanes) >= 2 * CHAINS else 1
+    chains = [term(lane) for lane in lanes[:n_chains]]
+    for k, lane in enumerate(lanes[n_chains:]):
+        chains[k % n_chains] = e.add(chains[k % n_chains], term(lane))
+    while len(chains) > 1:
+        chains = [e.add(a, b) for a, b in zip(chains[::2], chains[1::2])] + chains[
+            len(chains) & ~1 :
+        ]
+    return chains[0]
 
 
 def ref_sum(x: np.ndarray) -> np.ndarray:

@@ -26,11 +26,8 @@ from .base import (
 
 
 def _dot(e, x, y):
-    """(x|y) as a chain of fused multiply-adds, as KeOps' Scalprod."""
-    total = e.mul(x[0], y[0])
-    for a, b in zip(x[1:], y[1:]):
-        total = e.fma(a, b, total)
-    return total
+    """(x|y): products summed by sum_lanes (multiply-adds that LLVM contracts to FMAs)."""
+    return sum_lanes(e, list(zip(x, y)), lambda ab: e.mul(*ab))
 
 
 def _sqnorm(e, x):

@@ -1,8 +1,17 @@
 """KMin, ArgKMin, KMin_ArgKMin: the K smallest values per component, by online insertion.
 
-The state is K sorted (value, index) slots per component, never an N-sized buffer. A new value
-bubbles down the slots with branch-free selects; the comparison is strict, so equal values
-keep increasing indices and NaN is never inserted (as KeOps). Unfilled slots stay (+inf, 0).
+The state is K sorted (value, index) slots per component, never an N-sized buffer, and a
+threshold per component. A new value bubbles down the slots with branch-free selects; the
+comparison is strict, so equal values keep increasing indices and NaN is never inserted (as
+KeOps). Unfilled slots stay (+inf, 0).
+
+On vector lanes (L consecutive indices at a time) the K best of the row so far live in lane 0
+of the slots, the other lanes stay empty, and the threshold is their K-th best: a vector with
+no lane below it is skipped (after n values, a new one enters with probability K / n, so the
+loop soon costs little more than the formula); otherwise its lanes are inserted one by one,
+in index order, into lane 0. On scalar lanes the threshold is the K-th slot itself. Merging
+states (of lanes or threads) inserts one sorted list into the other, stopping at the first
+entry that does not enter.
 Output layout, as KeOps: out[k*D + d] for KMin and ArgKMin; blocks [values(D), indices(D)] per
 k for KMin_ArgKMin.
 """
@@ -15,7 +24,8 @@ from .base import ReductionDef, before, reduced_last, register, without_nan
 
 
 def _init(e, sh):
-    return [e.const(float("inf"))] * (sh.k * sh.f) + [e.const(0.0)] * (sh.k * sh.f)
+    inf = e.const(float("inf"))
+    return [inf] * (sh.k * sh.f) + [e.const(0.0)] * (sh.k * sh.f) + [inf] * sh.f
 
 
 def _insert(e, vals, idxs, d, v, i, K, D, smaller):
@@ -29,21 +39,75 @@ def _insert(e, vals, idxs, d, v, i, K, D, smaller):
 
 def _update(e, s, f, g, idx, sh):
     K, D = sh.k, sh.f
-    vals, idxs = list(s[: K * D]), list(s[K * D :])
+    state = list(s)
     for d in range(D):  # indices only grow here: a strict comparison keeps ties in order
-        _insert(e, vals, idxs, d, f[d], idx, K, D, lambda v, i, a, ia: e.lt(v, a))
-    return vals + idxs
+
+        def insert(d=d, state=state):
+            vals, idxs, thresholds = _split(state, sh)
+            if e.is_vector:
+                thresholds[d] = e.splat(_insert_lanes(e, vals, idxs, d, f[d], idx, K, D))
+            else:
+                _insert(e, vals, idxs, d, f[d], idx, K, D, _beats(e))
+                thresholds[d] = vals[(K - 1) * D + d]
+            return vals + idxs + thresholds
+
+        state = e.when_any(e.lt(f[d], state[2 * K * D + d]), state, insert)
+    return state
+
+
+def _beats(e):
+    """(v, i) goes ahead of slot (a, ia): smaller, or equal with a smaller index. A new value
+    only ties with earlier indices, but an entry it displaces may tie with the next slot."""
+    return lambda v, i, a, ia: before(e, e.lt, a, ia, v, i)
+
+
+def _insert_lanes(e, vals, idxs, d, v, i, K, D):
+    """Inserts the L lanes of (v, i), lane after lane, into the list held by lane 0; returns
+    the list's K-th best value (a scalar)."""
+    se = e.scalar()
+    slots = [k * D + d for k in range(K)]
+    heads = [e.first_lane(vals[s]) for s in slots] + [e.first_lane(idxs[s]) for s in slots]
+
+    def one_lane(lane, carried):
+        def insert():
+            hv, hi = carried[:K], carried[K:]
+            _insert(se, hv, hi, 0, lane[0], lane[1], K, 1, _beats(se))
+            return hv + hi
+
+        return se.when_any(se.lt(lane[0], carried[K - 1]), carried, insert)
+
+    heads = e.each_lane([v, i], heads, one_lane)
+    for k, s in enumerate(slots):
+        vals[s] = e.with_first_lane(vals[s], heads[k])
+        idxs[s] = e.with_first_lane(idxs[s], heads[K + k])
+    return heads[K - 1]
+
+
+def _split(state, sh):
+    """(values, indices, thresholds) as fresh lists."""
+    n = sh.k * sh.f
+    return list(state[:n]), list(state[n : 2 * n]), list(state[2 * n :])
 
 
 def _merge(e, a, b, sh):
-    """Inserts b's K entries into a's; ties go to the smaller index."""
+    """Inserts b's K entries into a's; ties go to the smaller index. b's entries are sorted, so
+    each insertion is skipped once the entry does not beat a's K-th best."""
     K, D = sh.k, sh.f
-    vals, idxs = list(a[: K * D]), list(a[K * D :])
+    state = list(a)
     for d in range(D):
+        worst = (K - 1) * D + d
         for k in range(K):
             v, i = b[k * D + d], b[K * D + k * D + d]
-            _insert(e, vals, idxs, d, v, i, K, D, lambda v, i, a, ia: before(e, e.lt, a, ia, v, i))
-    return vals + idxs
+
+            def insert(d=d, v=v, i=i, state=state, worst=worst):
+                vals, idxs, thresholds = _split(state, sh)
+                _insert(e, vals, idxs, d, v, i, K, D, _beats(e))
+                thresholds[d] = e.lanes_min(vals[worst])
+                return vals + idxs + thresholds
+
+            beats = before(e, e.lt, state[worst], state[K * D + worst], v, i)
+            state = e.when_any(beats, state, insert)
+    return state
 
 
 def _kmin_ref(F, axis, K):
@@ -63,12 +127,12 @@ def _values(e, s, sh):
 
 
 def _indices(e, s, sh):
-    return s[sh.k * sh.f :]
+    return s[sh.k * sh.f : 2 * sh.k * sh.f]
 
 
 def _both(e, s, sh):
     K, D = sh.k, sh.f
-    vals, idxs = s[: K * D], s[K * D :]
+    vals, idxs = s[: K * D], s[K * D : 2 * K * D]
     return [
         lane for k in range(K) for lane in vals[k * D : (k + 1) * D] + idxs[k * D : (k + 1) * D]
     ]

@@ -1,5 +1,6 @@
 // keir-tile-cpu with 8 lanes: parallel rows; a vector loop over 8 consecutive j loading each
-// component of y and b as one vector (column layout: component k of row j at k * N + j);
+// component of y and b as one vector (layout "tiles": component k of row j = 8 t + l at
+// 8 t D + 8 k + l);
 // the 8 partial sums merged by a loop over the lanes (stored to the stack); an exact scalar
 // tail for the last N mod 8 indices.
 // RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8},canonicalize,cse
@@ -24,8 +25,9 @@ module {
 // CHECK:           vector.broadcast %[[X0]] : f32 to vector<8xf32>
 // CHECK:           %[[NV:.*]] = arith.muli {{.*}} : index
 // CHECK:           %[[V:.*]] = scf.for %[[J:.*]] = %{{.*}} to %[[NV]] step %c8 iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<8xf32>)
-// CHECK:             vector.load %[[Y]][%[[J]]] : memref<?xf32>, vector<8xf32>
-// CHECK:             %[[J1:.*]] = arith.addi %[[N]], %[[J]] : index
+// CHECK:             %[[J0:.*]] = arith.muli %[[J]], %c2 : index
+// CHECK:             vector.load %[[Y]][%[[J0]]] : memref<?xf32>, vector<8xf32>
+// CHECK:             %[[J1:.*]] = arith.addi %[[J0]], %c8 : index
 // CHECK:             vector.load %[[Y]][%[[J1]]] : memref<?xf32>, vector<8xf32>
 // CHECK:             vector.load %[[B]][%[[J]]] : memref<?xf32>, vector<8xf32>
 // CHECK:             %[[NEW:.*]] = arith.addf %[[ACC]], %{{.*}} fastmath<contract> : vector<8xf32>
@@ -37,5 +39,9 @@ module {
 // CHECK:             %[[LK:.*]] = memref.load %[[BUF]][%[[K]]]
 // CHECK:             arith.addf %[[P]], %[[LK]]
 // CHECK:           %[[S:.*]] = scf.for %[[T:.*]] = %[[NV]] to %[[N]] step %c1 iter_args(%{{.*}} = %[[LANES]]) -> (f32)
-// CHECK:             memref.load %[[Y]][%[[T]]]
+// CHECK:             %[[LANE:.*]] = arith.remui %[[T]], %c8 : index
+// CHECK:             %[[TILE:.*]] = arith.subi %[[T]], %[[LANE]] : index
+// CHECK:             %[[T2:.*]] = arith.muli %[[TILE]], %c2 : index
+// CHECK:             %[[AT:.*]] = arith.addi %[[T2]], %[[LANE]] : index
+// CHECK:             memref.load %[[Y]][%[[AT]]]
 // CHECK:           memref.store %[[S]], %[[OUT]][%[[I]]]
