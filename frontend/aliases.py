@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..dialect.builders import ArgSpec
 from ..errors import FormulaSyntaxError
+from .limits import MAX_DIM, int_value
 from .parser import parse
 
 _SHORT = {"Vi": 0, "Vj": 1, "Pm": 2}
@@ -39,16 +40,20 @@ def var_from_call(kind: str, ints: list[int], default_pos: int, text: str, colum
         pos, dim = (default_pos, ints[0]) if len(ints) == 1 else ints
     else:
         raise FormulaSyntaxError(f"expected Vi, Vj, Pm or Var, got {kind!r}", text, column)
-    if dim < 1:
-        raise FormulaSyntaxError(f"{kind}: dimension must be at least 1, got {dim}", text, column)
+    if not 1 <= dim <= MAX_DIM:
+        raise FormulaSyntaxError(
+            f"{kind}: dimension must be between 1 and {MAX_DIM}, got {dim}", text, column
+        )
     return cat, pos, dim
 
 
 def parse_alias(text: str, index: int) -> Alias:
     tree = parse(text, start="alias")
     words = [t for t in tree.children if t.type == "NAME"]
-    ints = [int(t) for t in tree.children if t.type == "INT"]
+    ints = [int_value(t) for t in tree.children if t.type == "INT"]
     kind = words[-1]
+    if None in ints:
+        raise FormulaSyntaxError("integer out of range (at most 2**63 - 1)", text, kind.column - 1)
     cat, pos, dim = var_from_call(str(kind), ints, index, text, kind.column - 1)
     name = str(words[0]) if len(words) == 2 else f"argument {pos}"
     return Alias(name, cat, dim, pos)
@@ -57,6 +62,10 @@ def parse_alias(text: str, index: int) -> Alias:
 def parse_aliases(aliases) -> list[Alias]:
     if isinstance(aliases, str):
         aliases = [aliases]
+    if not isinstance(aliases, (list, tuple)):
+        raise FormulaSyntaxError(
+            f"expected a list of argument specs such as 'x = Vi(3)', got {type(aliases).__name__}"
+        )
     out, seen = [], {}
     for k, text in enumerate(aliases):
         a = parse_alias(text, k)

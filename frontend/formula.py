@@ -20,6 +20,7 @@ from ..dialect.reductions import REDUCTIONS
 from ..errors import DimensionError, FormulaSyntaxError, NotSupportedError, UnknownOpError
 from . import names
 from .aliases import Alias, parse_aliases, var_from_call
+from .limits import MAX_DIM, int_value
 from .parser import parse
 
 _INFIX = {"add": "Add", "sub": "Subtract", "mul": "Mult", "div": "Divide"}
@@ -54,6 +55,8 @@ _REDUCTION_ALIASES = {
 
 def reduction_name(name: str, text: str, column: int) -> str:
     """Genred's reduction_op (or X of X_Reduction) -> a keir reduction, with clear errors."""
+    if not isinstance(name, str):
+        raise UnknownOpError(f"a reduction is named by a string, got {type(name).__name__}")
     name = _REDUCTION_ALIASES.get(name, name)
     if name in REDUCTIONS:
         return name
@@ -97,6 +100,15 @@ class _Walker:
             self.values[pos] = self.kb.var(spec.cat, pos, spec.dim, column)
         return self.values[pos]
 
+    def op(self, name: str, operands, params=None, column: int | None = None):
+        """kb.op, refusing results of more than MAX_DIM components (e.g. TensorProd chains)."""
+        value = self.kb.op(name, operands, params, column=column)
+        if _dim(value) > MAX_DIM:
+            raise DimensionError(
+                f"{name}: result of dimension {_dim(value)}, more than {MAX_DIM}", self.text, column
+            )
+        return value
+
     def error(self, cls, message: str, node):
         raise cls(message, self.text, _column(node))
 
@@ -107,22 +119,22 @@ class _Walker:
         kind = node.data
         if kind in _INFIX:
             a, b = (self.build(c) for c in node.children)
-            return self.kb.op(_INFIX[kind], [a, b], column=_column(node))
+            return self.op(_INFIX[kind], [a, b], column=_column(node))
         if kind in _COMPARE:
             name, swap = _COMPARE[kind]
             a, b = (self.build(c) for c in node.children)
-            return self.kb.op(name, [b, a] if swap else [a, b], column=_column(node))
+            return self.op(name, [b, a] if swap else [a, b], column=_column(node))
         if kind == "tuple":
             self.error(
                 FormulaSyntaxError, "a tuple can only be a parameter of TensorDot or Kron", node
             )
         if kind == "neg":
-            return self.kb.op("Minus", [self.build(node.children[0])], column=_column(node))
+            return self.op("Minus", [self.build(node.children[0])], column=_column(node))
         if kind == "pow":
             return self._pow(node)
         if kind == "scalprod":
             a, b = (self.build(c) for c in node.children)
-            return self.kb.op("Scalprod", [a, b], column=_column(node))
+            return self.op("Scalprod", [a, b], column=_column(node))
         if kind == "number":
             return self._number(node.children[0])
         if kind == "name":
@@ -135,9 +147,10 @@ class _Walker:
 
     def _number(self, tok: Token):
         text = str(tok)
-        if _INT.match(text):
-            return self.kb.intcst(int(text), _column(tok))
-        return self.kb.cst(float(text), _column(tok))
+        n = int_value(text) if _INT.match(text) else None
+        if n is not None:
+            return self.kb.intcst(n, _column(tok))
+        return self.kb.cst(float(text), _column(tok))  # beyond int64: a float, like 1e30
 
     def _name(self, tok: Token):
         alias = self.by_name.get(str(tok))
@@ -152,8 +165,8 @@ class _Walker:
         base, exponent = node.children
         n = self._int_literal(exponent)
         if n is not None:
-            return self.kb.op("Pow", [self.build(base)], {"n": n}, column=_column(node))
-        return self.kb.op("Powf", [self.build(base), self.build(exponent)], column=_column(node))
+            return self.op("Pow", [self.build(base)], {"n": n}, column=_column(node))
+        return self.op("Powf", [self.build(base), self.build(exponent)], column=_column(node))
 
     def _int_literal(self, node) -> int | None:
         """The value of an integer literal (possibly negated), else None."""
@@ -161,7 +174,7 @@ class _Walker:
             inner = self._int_literal(node.children[0])
             return None if inner is None else -inner
         if isinstance(node, Tree) and node.data == "number" and _INT.match(str(node.children[0])):
-            return int(str(node.children[0]))
+            return int_value(str(node.children[0]))  # None beyond int64
         return None
 
     def _int_tuple(self, node) -> tuple[int, ...] | None:
@@ -175,7 +188,8 @@ class _Walker:
         for pname, arg in zip(d.params, args):
             value = self._int_tuple(arg) if pname in d.tuple_params else self._int_literal(arg)
             if value is None:
-                kind = "a tuple of integers" if pname in d.tuple_params else "an integer literal"
+                tuple_param = pname in d.tuple_params
+                kind = "a tuple of integers" if tuple_param else "an integer literal (int64)"
                 self.error(FormulaSyntaxError, f"{d.name}: parameter {pname} must be {kind}", arg)
             values[pname] = value
         return values
@@ -183,7 +197,8 @@ class _Walker:
     def _ints(self, name: str, args: list, node) -> list[int]:
         values = [self._int_literal(a) for a in args]
         if any(v is None for v in values):
-            self.error(FormulaSyntaxError, f"{name} expects integer literals as arguments", node)
+            message = f"{name} expects integer literals (int64) as arguments"
+            self.error(FormulaSyntaxError, message, node)
         return values
 
     def _call(self, node):
@@ -236,7 +251,7 @@ class _Walker:
     def _basis(self, dim: int, k: int, column: int):
         """e_k, the k-th unit vector of dimension dim (ElemT(1, dim, k))."""
         one = self.kb.intcst(1, column)
-        return one if dim == 1 else self.kb.op("ElemT", [one], {"n": dim, "m": k}, column)
+        return one if dim == 1 else self.op("ElemT", [one], {"n": dim, "m": k}, column)
 
     def _derivative(self, name: str, args: list, node):
         """Grad is the primitive (keir.grad); the others expand into Grads, as in keopscore."""
@@ -256,7 +271,7 @@ class _Walker:
         if name == "Diff":  # J u, row by row: (d f_m / d v | u)
             u = self.build(args[2])
             rows = [
-                self.kb.op("Scalprod", [grad(self._basis(fdim, m, col)), u], column=col)
+                self.op("Scalprod", [grad(self._basis(fdim, m, col)), u], column=col)
                 for m in range(fdim)
             ]
             return self._concat(rows, col)
@@ -273,20 +288,20 @@ class _Walker:
                 node,
             )
         terms = [
-            self.kb.op(
+            self.op(
                 "Elem", [self.kb.grad(f, pos, dim, self._basis(dim, k, col), col)], {"m": k}, col
             )
             for k in range(dim)
         ]
         total = terms[0]
         for t in terms[1:]:
-            total = self.kb.op("Add", [total, t], column=col)
+            total = self.op("Add", [total, t], column=col)
         return total
 
     def _concat(self, parts: list, column: int):
         out = parts[0]
         for p in parts[1:]:
-            out = self.kb.op("Concat", [out, p], column=column)
+            out = self.op("Concat", [out, p], column=column)
         return out
 
     def _arity(self, name: str, expected: int, args: list, node):
@@ -300,7 +315,7 @@ class _Walker:
             self._arity(d.name, most, args, node)
         operands = [self.build(a) for a in args[: d.arity]]
         params = self._params(d, args[d.arity :], node)
-        return self.kb.op(d.name, operands, params, column=_column(node))
+        return self.op(d.name, operands, params, column=_column(node))
 
     def argspecs(self) -> list[ArgSpec]:
         positions = sorted(self.args)
@@ -346,7 +361,9 @@ def split_reduction(tree: Tree, text: str):
 
 def _literal(node, text: str, message: str) -> int:
     if isinstance(node, Tree) and node.data == "number" and _INT.match(str(node.children[0])):
-        return int(str(node.children[0]))
+        value = int_value(str(node.children[0]))
+        if value is not None:
+            return value
     raise FormulaSyntaxError(message, text, _column(node))
 
 
@@ -369,13 +386,22 @@ def build_kernel(
         raise FormulaSyntaxError(
             "no reduction: write e.g. Sum_Reduction(f, 0) or pass reduction_op", formula, 0
         )
+    try:
+        return _build(formula, aliases, dtype, reduction, inner, name)
+    except RecursionError:  # the walk recurses once per nesting level of the formula
+        raise FormulaSyntaxError(
+            "the formula is nested too deeply (a few hundred levels at most)", formula, 0
+        ) from None
+
+
+def _build(formula: str, aliases, dtype: str, reduction: ReductionSpec, inner, name: str):
     with KernelBuilder(dtype, name=name, formula=formula) as kb:
         walker = _Walker(kb, formula, parse_aliases(aliases))
         operands = [walker.build(inner)]
         weight = reduction.weight
-        if isinstance(weight, str):  # Genred's formula2: its own text, the same arguments
+        if weight is not None and not isinstance(weight, Tree):  # Genred's formula2: own text
             walker.text = kb.formula = weight
-            weight = parse(weight)
+            weight = parse(weight)  # refuses anything but a string
         if weight is not None:
             operands.append(walker.build(weight))
         kb.formula = walker.text = formula

@@ -32,8 +32,10 @@ def _update(softmax: bool):
         m, sums, v = s[0], s[1:], f[0]
         bigger = e.gt(v, m)
         new_m = e.select(bigger, v, m)
-        # exp(-inf - finite) = 0 covers the first value; the smaller of (m, v) is shifted
-        shift = e.exp(e.sub(e.select(bigger, m, v), new_m))
+        # the smaller of (m, v) is shifted: exp(-inf - finite) = 0 covers the first value; equal
+        # values (+inf twice too) weigh 1 each and a -inf weighs 0, where the plain formula
+        # would give exp(inf - inf) = NaN or exp(-inf - -inf) = NaN
+        shift = _shift(e, e.select(bigger, m, v), new_m)
         out = []
         for acc, w in zip(sums, _weights(e, g, softmax)):
             grown = e.add(e.mul(acc, shift), w)
@@ -43,28 +45,18 @@ def _update(softmax: bool):
     return update
 
 
-def _merge(e, a, b, sh):
-    """(m, s) of both halves: rescale each sum to the larger max (an empty half adds 0)."""
-    big = e.gt(b[0], a[0])
-    m = e.select(big, b[0], a[0])
-    neg_inf = e.const(float("-inf"))
-
-    def scale(mx):
-        return e.select(e.eq(mx, neg_inf), e.const(0.0), e.exp(e.sub(mx, m)))
-
-    sa, sb = scale(a[0]), scale(b[0])
-    return [m] + [e.add(e.mul(x, sa), e.mul(y, sb)) for x, y in zip(a[1:], b[1:])]
+def _shift(e, small, big):
+    """exp(small - big) for small <= big, with exp(0) = 1 when equal (even infinite) and 0
+    for small = -inf."""
+    one, zero = e.const(1.0), e.const(0.0)
+    shift = e.select(e.eq(small, big), one, e.exp(e.sub(small, big)))
+    return e.select(e.eq(small, e.const(float("-inf"))), zero, shift)
 
 
 def _merge(e, a, b, sh):
     """(m, s) of both halves: rescale each sum to the larger max (an empty half adds 0)."""
     m = e.select(e.gt(b[0], a[0]), b[0], a[0])
-    neg_inf = e.const(float("-inf"))
-
-    def scale(mx):
-        return e.select(e.eq(mx, neg_inf), e.const(0.0), e.exp(e.sub(mx, m)))
-
-    sa, sb = scale(a[0]), scale(b[0])
+    sa, sb = _shift(e, a[0], m), _shift(e, b[0], m)
     return [m] + [e.add(e.mul(x, sa), e.mul(y, sb)) for x, y in zip(a[1:], b[1:])]
 
 
@@ -77,8 +69,10 @@ def _dense_state(F, G, axis, softmax: bool):
     if F.shape[1] == 0:
         return np.full((F.shape[0], 1), -np.inf, F.dtype), np.zeros((F.shape[0], G.shape[2]))
     m = F.max(1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        s = (np.exp(F - m[:, None, :]) * G).sum(1)
+    M = m[:, None, :]
+    with np.errstate(invalid="ignore", over="ignore"):  # as _shift: inf - inf weighs 1
+        shift = np.where(F == M, 1.0, np.where(F == -np.inf, 0.0, np.exp(F - M)))
+        s = (shift * G).sum(1)
     return m, s
 
 
