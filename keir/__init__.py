@@ -11,6 +11,9 @@ compile, so code that only runs prebuilt kernels needs numpy alone.
 
 from .errors import (
     ArgumentError,
+    BundleError,
+    BundleIntegrityError,
+    BundleTargetError,
     CompileError,
     DimensionError,
     FormulaError,
@@ -34,6 +37,10 @@ def __getattr__(name: str):
         from .gradients import grad
 
         return grad
+    if name == "load_bundle":  # numpy and ctypes only: no MLIR, no Lark
+        from .runtime.bundle import load_bundle
+
+        return load_bundle
     if name == "fuse":
         from .fusion import fuse
 
@@ -47,6 +54,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "ArgumentError",
+    "BundleError",
+    "BundleIntegrityError",
+    "BundleTargetError",
     "CompileError",
     "ComplexLazyTensor",
     "DimensionError",
@@ -64,4 +74,5 @@ __all__ = [
     "fuse",
     "grad",
     "keops_kernel",
+    "load_bundle",
 ]

@@ -13,8 +13,8 @@ from .dialect.reductions import REDUCTIONS
 from .errors import ArgumentError, NotSupportedError
 from .frontend.formula import ReductionSpec, build_kernel, reduction_name
 from .frontend.parser import parse
-
-_BACKENDS = ("auto", "CPU")
+from .runtime import results
+from .runtime.results import postprocess  # noqa: F401  (keir.api.postprocess, for fusion)
 
 
 def _infer_dtype(args) -> str:
@@ -26,40 +26,16 @@ def _infer_dtype(args) -> str:
     return "float64"
 
 
-# Index reductions return exact integers as int64, as pykeops does; a float32 index is exact
-# only below 2**24, so (like pykeops) larger reductions must use float64.
-_INDEX_REDUCTIONS = ("ArgMin", "ArgMax", "Min_ArgMin", "Max_ArgMax", "ArgKMin", "KMin_ArgKMin")
-_FLOAT32_INDEX_LIMIT = 16_000_000
-
-
-def _by_k(out: np.ndarray, k: int) -> np.ndarray:
-    """(rows, K*D) -> (rows, K, D), squeezed to (rows, K) when D == 1, as pykeops."""
-    out = out.reshape(out.shape[0], k, -1)
-    return out[..., 0] if out.shape[-1] == 1 else out
-
-
-def postprocess(kind: str, out: np.ndarray, k: int = 0):
-    """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`."""
-    if kind in ("ArgMin", "ArgMax"):
-        return out.astype(np.int64)
-    if kind in ("Min_ArgMin", "Max_ArgMax"):
-        d = out.shape[-1] // 2
-        return out[:, :d], out[:, d:].astype(np.int64)
-    if kind == "KMin":
-        return _by_k(out, k)
-    if kind == "ArgKMin":
-        return _by_k(out, k).astype(np.int64)
-    if kind == "KMin_ArgKMin":
-        pairs = out.reshape(out.shape[0], k, 2, -1)
-        vals, idx = pairs[:, :, 0], pairs[:, :, 1].astype(np.int64)
-        return (vals[..., 0], idx[..., 0]) if vals.shape[-1] == 1 else (vals, idx)
-    return out
-
-
 class _Compiled:
     """A formula compiled lazily once per dtype (the shared part of Genred and keops_kernel)."""
 
     def __init__(self, formula: str, aliases, reduction: ReductionSpec | None, dtype: str | None):
+        if isinstance(aliases, str):  # one alias: a list of its characters would be nonsense
+            aliases = [aliases]
+        if not isinstance(aliases, (list, tuple)):
+            raise ArgumentError(
+                f'aliases must be a list of strings such as "x = Vi(3)", got {aliases!r}'
+            )
         self.formula, self.aliases, self.reduction = formula, list(aliases), reduction
         if dtype is not None and dtype not in DTYPES:
             raise ArgumentError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -74,30 +50,30 @@ class _Compiled:
     def module(self, dtype: str):
         return build_kernel(self.formula, self.aliases, dtype, self.reduction)
 
-    def kernel(self, dtype: str):
-        if dtype not in self._kernels:
+    def kernel(self, dtype: str, device=None):
+        """The native CPU kernel, or with a CUDA `device` the GPU kernel compiled for it."""
+        key = dtype if device is None else (dtype, device.ordinal)
+        if key not in self._kernels:
             from .compiler import compile_module
+            from .gpu_compiler import compile_gpu
 
             module, args = self.module(dtype)
-            self._kernels[dtype], _ = compile_module(module, [a.name for a in args])
-        return self._kernels[dtype]
+            names = [a.name for a in args]
+            if device is None:
+                self._kernels[key], _ = compile_module(module, names)
+            else:
+                self._kernels[key] = compile_gpu(module, names, device)
+        return self._kernels[key]
 
-    def run(self, args, backend: str) -> np.ndarray:
-        if backend not in _BACKENDS:
+    def run(self, args, backend: str, device_id: int = -1) -> np.ndarray:
+        from .runtime import cuda
+
+        if backend not in cuda.BACKENDS:
             raise NotSupportedError(
-                f"backend {backend!r} is not supported yet: use one of {', '.join(_BACKENDS)}"
+                f"backend {backend!r} is not supported: use one of {', '.join(cuda.BACKENDS)}"
             )
-        kernel = self.kernel(self.dtype or _infer_dtype(args))
-        sig = kernel.sig
-        arrays, M, N = kernel.prepare(args)
-        reduced = N if sig.axis == 1 else M
-        if sig.reduction in _INDEX_REDUCTIONS and sig.dtype == "float32":
-            if reduced > _FLOAT32_INDEX_LIMIT:
-                raise ArgumentError(
-                    f"{sig.reduction} over more than {_FLOAT32_INDEX_LIMIT:,} rows needs float64: "
-                    "float32 cannot represent larger indices exactly"
-                )
-        return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N)[0], sig.k)
+        device = cuda.select(backend, device_id)
+        return results.call(self.kernel(self.dtype or _infer_dtype(args), device), args)
 
 
 def _k(reduction_op: str, opt_arg) -> int:
@@ -155,7 +131,7 @@ class Genred:
     def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
         if ranges is not None:
             raise NotSupportedError("block-sparse ranges are not supported yet")
-        result = self._compiled.run(args, backend)
+        result = self._compiled.run(args, backend, device_id)
         if out is None:
             return result
         if isinstance(result, tuple):

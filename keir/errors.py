@@ -48,3 +48,15 @@ class ArgumentError(KeirError):
 
 class CompileError(KeirError):
     """MLIR or the native toolchain rejected a kernel; the message carries their diagnostics."""
+
+
+class BundleError(KeirError):
+    """A kernel bundle (keir bundle / keir.load_bundle) that is malformed or cannot be used."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file is missing or its sha256 differs from the manifest's."""
+
+
+class BundleTargetError(BundleError):
+    """A bundle built for another machine, CPU or keir ABI than this process's."""

@@ -2,7 +2,8 @@
 
 Stages are named so the driver (and `keir compile --emit`) can stop after any of them:
     keir        the formula as built by the frontend
-    autodiff    after keir-autodiff (no keir.grad left) and keir-fuse (one kernel per axis)
+    autodiff    after keir-autodiff (no keir.grad left), keir-simplify (exact identities)
+                and keir-fuse (one kernel per axis)
     loops       after keir-lower-cpu: scf.parallel / scf.for on arith+math
     llvm        LLVM dialect, after the upstream conversions (scf -> openmp -> llvm)
 """
@@ -10,11 +11,11 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
-from . import autodiff, cse, expand, fuse, lower_cpu, tile_cpu
+from . import autodiff, cse, expand, fuse, gpu_to_cpu, lower_cpu, simplify, tile_cpu, tile_gpu
 from .registry import register, run_pipeline
 
-for _pass in (autodiff, fuse, cse, lower_cpu, tile_cpu, expand):
-    register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on)
+for _pass in (autodiff, simplify, fuse, cse, lower_cpu, tile_cpu, expand, tile_gpu, gpu_to_cpu):
+    register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on, getattr(_pass, "OPTIONS", None))
 
 KEIR_TO_LOOPS = (cse.NAME, tile_cpu.NAME, expand.NAME, "canonicalize", "cse")
 
@@ -40,7 +41,7 @@ STAGES = ("keir", "autodiff", "loops", "llvm")
 
 
 _STEPS = {
-    "autodiff": (autodiff.NAME, fuse.NAME),
+    "autodiff": (autodiff.NAME, simplify.NAME, fuse.NAME),
     "loops": KEIR_TO_LOOPS,
     "llvm": UPSTREAM_CPU,
 }
@@ -53,4 +54,44 @@ def lower(module, stop: str = "llvm", start: str = "keir"):
             raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
         run_pipeline(module, list(_STEPS[stage]))
+    return module
+
+
+# The GPU path (docs/gpu.md): keir-tile-gpu's gpu.launch, then PTX, or its CPU emulation.
+#     gpu    after keir-tile-gpu: gpu.launch with workgroup tiles and barriers
+#     nvvm   the kernel outlined into a gpu.module, lowered to the NVVM dialect
+#     ptx    gpu.binary holding one PTX text per chip (gpu-module-to-binary{format=isa})
+GPU_STAGES = ("keir", "autodiff", "gpu", "nvvm", "ptx")
+GPU_CHIPS = ("sm_80", "sm_90")
+
+# Constants go back into the launch before outlining (else they become kernel parameters).
+# Inside gpu.module: scf -> cf first (translation to LLVM IR refuses scf ops); math ops with a
+# libdevice function become __nv_* calls in convert-gpu-to-nvvm, the rest (math.trunc) LLVM
+# intrinsics. The host side stays gpu.launch_func: the runtime launches through ctypes.
+GPU_OUTLINE = ("gpu-launch-sink-index-computations", "gpu-kernel-outlining")
+GPU_TO_NVVM = "gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm,convert-math-to-llvm,cse)"
+GPU_EMULATION = (gpu_to_cpu.NAME, "canonicalize", "cse", *UPSTREAM_CPU)
+
+
+def _gpu_steps(stage: str, chips, toolkit, block) -> list[str]:
+    if stage == "autodiff":
+        return list(_STEPS["autodiff"])
+    if stage == "gpu":
+        tile = tile_gpu.NAME + (f"{{block={block}}}" if block else "")
+        return [cse.NAME, tile, "canonicalize", "cse"]
+    if stage == "nvvm":
+        attach = [f"nvvm-attach-target{{chip={chip} O=3}}" for chip in chips]
+        return [*GPU_OUTLINE, *attach, GPU_TO_NVVM]
+    if toolkit is None:
+        raise CompileError("the ptx stage needs a CUDA toolkit path (for libdevice)")
+    return [f"gpu-module-to-binary{{format=isa toolkit={toolkit}}}"]
+
+
+def lower_gpu(module, stop="ptx", start="keir", *, chips=GPU_CHIPS, toolkit=None, block=None):
+    """Lowers `module` in place along the GPU stages from `start` to `stop` and returns it."""
+    for stage in (stop, start):
+        if stage not in GPU_STAGES:
+            raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(GPU_STAGES)}")
+    for stage in GPU_STAGES[GPU_STAGES.index(start) + 1 : GPU_STAGES.index(stop) + 1]:
+        run_pipeline(module, _gpu_steps(stage, chips, toolkit, block))
     return module

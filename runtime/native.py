@@ -32,25 +32,28 @@ def _run(cmd: list[str]) -> None:
 
 def build_shared_object(ir_text: str, out_path: Path, cpu: str | None = None) -> None:
     """Compiles LLVM IR text to a shared object at `out_path` (linked against libiomp5)."""
-    cpu = cpu or toolchain.host_cpu()
-    libdir = toolchain.openmp_libdir()
     with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
-        ll, bc, obj = Path(tmp) / "k.ll", Path(tmp) / "k.bc", Path(tmp) / "k.o"
+        obj = Path(tmp) / "k.o"
+        compile_ir(ir_text, obj, cpu)
+        link_shared([obj], out_path, rpath=str(toolchain.openmp_libdir()))
+
+
+def compile_ir(ir_text: str, out_path: Path, cpu: str | None = None, asm: bool = False) -> None:
+    """LLVM IR text -> a PIC object file (or, with `asm`, assembly text) at `out_path`."""
+    cpu = cpu or toolchain.host_cpu()
+    with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
+        ll, bc = Path(tmp) / "k.ll", Path(tmp) / "k.bc"
         ll.write_text(ir_text)
         # MLIR's translation emits unoptimised IR: opt runs LLVM's O3 pipeline, llc generates code.
         _run([toolchain.opt(), "-O3", f"-mcpu={cpu}", str(ll), "-o", str(bc)])
-        pic = ["-relocation-model=pic", "-filetype=obj"]
-        _run([toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, str(bc), "-o", str(obj)])
-        _run(
-            [
-                toolchain.cc(),
-                "-shared",
-                "-o",
-                str(out_path),
-                str(obj),
-                f"-L{libdir}",
-                "-liomp5",
-                f"-Wl,-rpath,{libdir}",
-                "-lm",
-            ]
-        )
+        pic = ["-relocation-model=pic", f"-filetype={'asm' if asm else 'obj'}"]
+        _run([toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, str(bc), "-o", str(out_path)])
+
+
+def link_shared(objects: list[Path], out_path: Path, rpath: str) -> None:
+    """Links objects into one shared object against libiomp5, found at run time via `rpath`
+    (a directory, or "$ORIGIN" for a copy shipped beside the library)."""
+    libdir = toolchain.openmp_libdir()
+    objs = [str(o) for o in objects]
+    cmd = [toolchain.cc(), "-shared", "-o", str(out_path), *objs, f"-L{libdir}", "-liomp5"]
+    _run([*cmd, f"-Wl,-rpath,{rpath}", "-lm"])

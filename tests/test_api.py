@@ -88,7 +88,7 @@ def test_unsupported_options_fail_clearly():
         Genred("x", ["x = Vi(1)"], reduction_op="Zero")
     f = Genred("x", ["x = Vi(1)", "y = Vj(1)"])
     with pytest.raises(NotSupportedError, match="backend"):
-        f(np.ones((2, 1)), np.ones((2, 1)), backend="GPU")
+        f(np.ones((2, 1)), np.ones((2, 1)), backend="TPU")
 
 
 def test_bad_axis():

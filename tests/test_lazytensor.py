@@ -418,7 +418,7 @@ def test_unsupported_options_are_refused():
     with pytest.raises(NotSupportedError, match="ranges"):
         D.sum(axis=1, ranges=(1, 2, 3, 4, 5, 6))
     with pytest.raises(NotSupportedError, match="backend"):
-        D.sum(axis=1, backend="GPU")
+        D.sum(axis=1, backend="TPU")
     with pytest.raises(NotSupportedError, match="optional_flags"):
         D.sum(axis=1, optional_flags=["-O3"])
     with pytest.raises(NotSupportedError, match="accumulation"):
