@@ -45,7 +45,12 @@ def compile_ir(ir_text: str, out_path: Path, cpu: str | None = None, asm: bool =
         ll, bc = Path(tmp) / "k.ll", Path(tmp) / "k.bc"
         ll.write_text(ir_text)
         # MLIR's translation emits unoptimised IR: opt runs LLVM's O3 pipeline, llc generates code.
-        _run([toolchain.opt(), "-O3", f"-mcpu={cpu}", str(ll), "-o", str(bc)])
+        # keir-tile-cpu vectorises the hot loop itself; LLVM's SLP vectorizer only finds scraps
+        # outside it, and it aborts on an assertion on some expanded sin/cos/log code (LLVM
+        # 22.1.8, assertions build; tests/test_lazytensor.py::test_expressions_match_numpy).
+        _run(
+            [toolchain.opt(), "-O3", "-vectorize-slp=false", f"-mcpu={cpu}", str(ll), "-o", str(bc)]
+        )
         pic = ["-relocation-model=pic", f"-filetype={'asm' if asm else 'obj'}"]
         _run([toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, str(bc), "-o", str(out_path)])
 
