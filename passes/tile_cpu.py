@@ -50,17 +50,20 @@ OPTIONS = (
     Option("lanes", int, None, "vector width (default: the host's register width)"),
     Option("rows", int, None, "output rows per register block (default: 4 if D >= 16, else 1)"),
     Option("cols", int, None, "column vectors per register block (default: 1)"),
+    Option("block", int, None, "output rows per parallel work item, at most (default: 8 R)"),
+    Option("tile", int, None, "reduced indices per cache tile (default: 128 KiB of data)"),
 )
 
 
-def run_on(module_op, lanes: int | None = None, rows: int | None = None, cols: int | None = None):
-    for name, value in (("lanes", lanes), ("rows", rows), ("cols", cols)):
-        if value is not None and not 1 <= value <= 64:
-            raise CompileError(f"keir-tile-cpu: {name} must be in [1, 64], got {value}")
+def run_on(module_op, lanes=None, rows=None, cols=None, block=None, tile=None):
+    limits = {"lanes": 64, "rows": 64, "cols": 64, "block": 4096, "tile": 1 << 30}
+    for name, value in zip(limits, (lanes, rows, cols, block, tile)):
+        if value is not None and not 1 <= value <= limits[name]:
+            raise CompileError(f"keir-tile-cpu: {name} must be in [1, {limits[name]}], got {value}")
     check_module(module_op)
     for old in kernel_funcs(module_op):
         with ir.InsertionPoint(old), old.location:
-            _lower_kernel(old, lanes, rows, cols)
+            _lower_kernel(old, lanes, rows, cols, block, tile)
         old.erase()
 
 
@@ -93,7 +96,17 @@ def _blocking(sig, reds, rows: int | None, cols: int | None) -> tuple[int, int]:
     return rows or R, cols or C
 
 
-def _lower_kernel(old, lanes, rows_per_block, cols_per_step) -> None:
+# A column tile holds at most this many bytes of reduced-index data: it stays in the L2 cache
+# while every row block of a chunk sweeps it, instead of streaming all n columns per block.
+# Measured (D = 64, float32, Sum, 2 threads, G pairs/s): 10^4: 0.83 tiled, 0.87 untiled;
+# 10^5: 0.69 tiled, 0.48 untiled; ArgKMin K = 10: 10^5: 0.96 tiled, 0.32 untiled.
+TILE_BYTES = 128 * 1024
+CHUNK_BLOCKS = 8  # register blocks per parallel work item (chunk), at most...
+MIN_CHUNKS = 16  # ...but fewer when that would leave fewer chunks than this (threads idle)
+STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at most
+
+
+def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=None) -> None:
     sig = signature(old)
     elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
     L = lanes or host_lanes(64 if sig.dtype == "float64" else 32)
@@ -105,43 +118,171 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step) -> None:
     tiled = replace(sig, layout="tiles", lanes=L)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(tiled.to_json()))
     entry = new.add_entry_block()
-    dims = dict(enumerate(sig.arg_dims))
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
     sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
-    rows, n = sizes[sig.out_cat], sizes[1 - sig.out_cat]
-    se = LaneEmitter(elem)
     reds = reductions_of(sig)
     R, C = _blocking(sig, reds, rows_per_block, cols_per_step)
-    ops = find_reductions(old)
+    col_bytes = (8 if sig.dtype == "float64" else 4) * sum(
+        d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat
+    )
+    steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
+    k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
+    k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
-        blocks = arith.divui(arith.addi(rows, index_const(R - 1)), index_const(R))
-        par = scf.ParallelOp([], [index_const(0)], [blocks], [index_const(1)], [])
+        state_lanes = R * C * L * len(_flat([k.init(k.se)]))  # (unused constants fold away)
+        k.G = max(1, min(block // R if block else CHUNK_BLOCKS, STATE_BUFFER // state_lanes))
+        blocks = _ceildiv(k.rows, R)
+        per_chunk = arith.maxui(
+            index_const(1),
+            arith.minui(index_const(k.G), arith.divui(blocks, index_const(MIN_CHUNKS))),
+        )
+        par = scf.ParallelOp(
+            [], [index_const(0)], [_ceildiv(blocks, per_chunk)], [index_const(1)], []
+        )
         func.ReturnOp([])
     body = par.region.blocks.append(index)
     with ir.InsertionPoint(body):
-        first = arith.muli(body.arguments[0], index_const(R))
-        block_rows = [_clamped_row(first, k, rows) for k in range(R)]
-        fixed = [row_values(sig, arrays, r) for r in block_rows]  # per row {pos: lanes}
+        b0 = arith.muli(body.arguments[0], per_chunk)
+        b1 = arith.minui(arith.addi(b0, per_chunk), blocks)
         if _merge_cost(reds) * L <= MERGE_BUDGET:
-            n_vec, merged = _vector_loop(old, fixed, arrays, dims, n, L * C, vtype, reds, ops)
+            k.vector_chunk(b0, b1)
         else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
-            n_vec = index_const(0)
-            merged = [[red.init(se, shape) for red, shape, _ in reds] for _ in range(R)]
-        tail = scf.ForOp(n_vec, n, index_const(1), _flat(merged))
-        with ir.InsertionPoint(tail.body):
-            c = tail.induction_variable
-            loads = _column_loader(arrays, dims, L, lambda a, i: memref.load(a, [i]), False)
-            _step(old, se, fixed, loads, [(c, 0)], reds, ops, _unflat(tail.inner_iter_args, merged))
-        for k, states in enumerate(_unflat(tail.results, merged)):
-            if R == 1:
-                _store(reds, states, outs, se, block_rows[k])
-                continue
-            inside = arith.cmpi(arith.CmpIPredicate.ult, arith.addi(first, index_const(k)), rows)
-            guard = scf.IfOp(inside)
-            with ir.InsertionPoint(guard.then_block):
-                _store(reds, states, outs, se, block_rows[k])
+            each = scf.ForOp(b0, b1, index_const(1), [])
+            with ir.InsertionPoint(each.body):
+                first, fixed = k.block_rows(each.induction_variable)
+                k.finish(first, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
                 scf.YieldOp([])
         scf.ReduceOp([], 0)
+
+
+def _ceildiv(a, b):
+    if not isinstance(b, ir.Value):
+        b = index_const(b)
+    return arith.divui(arith.addi(a, arith.subi(b, index_const(1))), b)
+
+
+class _Kernel:
+    """The pieces of one kernel's lowering, shared by its loops."""
+
+    def __init__(self, old, sig, arrays, outs, rows, n, reds):
+        self.old, self.sig, self.arrays, self.outs, self.rows, self.n = (
+            old,
+            sig,
+            arrays,
+            outs,
+            rows,
+            n,
+        )
+        self.reds, self.ops = reds, find_reductions(old)
+        self.dims = dict(enumerate(sig.arg_dims))
+        elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
+        self.se = LaneEmitter(elem)
+
+    def init(self, e) -> list:
+        return [red.init(e, shape) for red, shape, _ in self.reds]
+
+    def block_rows(self, block):
+        """(first row, per row of the block {pos: scalar lanes of its variables})."""
+        first = arith.muli(block, index_const(self.R))
+        rows = [_clamped_row(first, k, self.rows) for k in range(self.R)]
+        return first, [row_values(self.sig, self.arrays, r) for r in rows]
+
+    def vector_chunk(self, b0, b1) -> None:
+        """Blocks [b0, b1) of R rows: the vector loop tile by tile (the states wait in a stack
+        buffer between tiles), then per block the merges, the scalar tail and the stores."""
+        ve = VectorLanes(self.vtype)
+        template = [self.init(ve)] * (self.R * self.C)  # per (row, column vector)
+        S = len(_flat(template))
+        store = memref.alloca(
+            ir.MemRefType.get([self.G * S * self.L], self.vtype.element_type), [], []
+        )
+        step = self.L * self.C
+        n_vec = arith.muli(arith.divui(self.n, index_const(step)), index_const(step))
+
+        def at(block, s):
+            base = arith.muli(arith.subi(block, b0), index_const(S * self.L))
+            return arith.addi(base, index_const(s * self.L))
+
+        def save(block, values):
+            for s, v in enumerate(values):
+                vector.store(v, store, [at(block, s)])
+
+        def restore(block):
+            return [vector.load(self.vtype, store, [at(block, s)]) for s in range(S)]
+
+        each = scf.ForOp(b0, b1, index_const(1), [])
+        with ir.InsertionPoint(each.body):
+            save(each.induction_variable, _flat(template))
+            scf.YieldOp([])
+        tiles = scf.ForOp(index_const(0), n_vec, index_const(self.T), [])
+        with ir.InsertionPoint(tiles.body):
+            t0 = tiles.induction_variable
+            t1 = arith.minui(arith.addi(t0, index_const(self.T)), n_vec)
+            each = scf.ForOp(b0, b1, index_const(1), [])
+            with ir.InsertionPoint(each.body):
+                block = each.induction_variable
+                _, fixed = self.block_rows(block)
+                wide = [
+                    {pos: [vector.broadcast(self.vtype, v) for v in ls] for pos, ls in f.items()}
+                    for f in fixed
+                ]
+                loop = scf.ForOp(t0, t1, index_const(step), restore(block))
+                with ir.InsertionPoint(loop.body):
+                    c = loop.induction_variable
+                    loads = _column_loader(
+                        self.arrays,
+                        self.dims,
+                        self.L,
+                        lambda a, i: vector.load(self.vtype, a, [i]),
+                        True,
+                    )
+                    columns = [
+                        (arith.addi(c, index_const(cc * self.L)), cc) for cc in range(self.C)
+                    ]
+                    carried = _unflat(loop.inner_iter_args, template)
+                    _step(self.old, ve, wide, loads, columns, self.reds, self.ops, carried)
+                save(block, list(loop.results))
+                scf.YieldOp([])
+            scf.YieldOp([])
+        each = scf.ForOp(b0, b1, index_const(1), [])
+        with ir.InsertionPoint(each.body):
+            block = each.induction_variable
+            first, fixed = self.block_rows(block)
+            results = _unflat(restore(block), template)
+            merged = []
+            for r in range(self.R):
+                per_column = results[r * self.C : (r + 1) * self.C]
+                row = []
+                for j, (red, shape, _) in enumerate(self.reds):
+                    state = per_column[0][j]
+                    for other in per_column[1:]:
+                        state = red.merge(ve, state, other[j], shape)
+                    row.append(_merge_lanes(self.se, red, shape, state, self.L))
+                merged.append(row)
+            self.finish(first, fixed, n_vec, merged)
+            scf.YieldOp([])
+
+    def finish(self, first, fixed, start, merged) -> None:
+        """The scalar loop over [start, n) from the per-row states `merged`, then the stores of
+        the rows of the block that exist."""
+        se = self.se
+        tail = scf.ForOp(start, self.n, index_const(1), _flat(merged))
+        with ir.InsertionPoint(tail.body):
+            c = tail.induction_variable
+            loads = _column_loader(
+                self.arrays, self.dims, self.L, lambda a, i: memref.load(a, [i]), False
+            )
+            states = _unflat(tail.inner_iter_args, merged)
+            _step(self.old, se, fixed, loads, [(c, 0)], self.reds, self.ops, states)
+        for r, states in enumerate(_unflat(tail.results, merged)):
+            row = arith.addi(first, index_const(r)) if r else first
+            if self.R == 1:
+                _store(self.reds, states, self.outs, se, row)
+                continue
+            guard = scf.IfOp(arith.cmpi(arith.CmpIPredicate.ult, row, self.rows))
+            with ir.InsertionPoint(guard.then_block):
+                _store(self.reds, states, self.outs, se, row)
+                scf.YieldOp([])
 
 
 def _clamped_row(first, k: int, rows):
@@ -172,36 +313,6 @@ def _unflat(lanes, like: list[list[list]]) -> list[list[list]]:
         out.append(split_state(lanes[start : start + size], states))
         start += size
     return out
-
-
-def _vector_loop(old, fixed, arrays, dims, n, step, vtype, reds, ops):
-    """The vector loop over [0, n - n % step) and the merge of its lanes: (its end, states per
-    row). A step covers C = step / L column vectors; each has its own states, merged at the end."""
-    L = vtype.shape[0]
-    ve, se = VectorLanes(vtype), LaneEmitter(vtype.element_type)
-    wide = [{pos: [vector.broadcast(vtype, v) for v in ls] for pos, ls in f.items()} for f in fixed]
-    n_vec = arith.muli(arith.divui(n, index_const(step)), index_const(step))
-    init = [red.init(ve, shape) for red, shape, _ in reds]
-    states = [[init] * (step // L) for _ in fixed]  # per row, per column vector
-    vloop = scf.ForOp(index_const(0), n_vec, index_const(step), _flat(sum(states, [])))
-    with ir.InsertionPoint(vloop.body):
-        c = vloop.induction_variable
-        loads = _column_loader(arrays, dims, L, lambda a, i: vector.load(vtype, a, [i]), True)
-        columns = [(arith.addi(c, index_const(cc * L)), cc) for cc in range(step // L)]
-        carried = _unflat(vloop.inner_iter_args, sum(states, []))
-        _step(old, ve, wide, loads, columns, reds, ops, carried)
-    results = _unflat(vloop.results, sum(states, []))
-    merged = []
-    for k in range(len(fixed)):
-        per_column = results[k * (step // L) : (k + 1) * (step // L)]
-        row = []
-        for j, (red, shape, _) in enumerate(reds):
-            state = per_column[0][j]
-            for other in per_column[1:]:
-                state = red.merge(ve, state, other[j], shape)
-            row.append(_merge_lanes(se, red, shape, state, L))
-        merged.append(row)
-    return n_vec, merged
 
 
 # Selects run by one lane merge, summed over the reductions: K-min merges cost K*K*D; beyond

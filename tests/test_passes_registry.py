@@ -46,7 +46,7 @@ def test_option_text_is_parsed_and_typed(text, expected):
 @pytest.mark.parametrize(
     "pipeline, message",
     [
-        ("keir-tile-cpu{block=256}", "keir-tile-cpu: unknown option 'block' (options: lanes"),
+        ("keir-tile-cpu{blocks=256}", "keir-tile-cpu: unknown option 'blocks' (options: lanes"),
         ("keir-tile-cpu{lanes=eight}", "option lanes expects int, got 'eight'"),
         ("keir-tile-cpu{lanes}", "option lanes needs a value"),
         ("keir-simplify{x=1}", "unknown option 'x' (options: none)"),

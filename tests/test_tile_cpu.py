@@ -83,3 +83,16 @@ def test_kmin_guard_keeps_ties_in_index_order():
     module, _ = build_kernel("SqDist(x, y)", WIDE, "float64", ReductionSpec("ArgKMin", 1, 3))
     kernel, _ = compile_module(module, ["x", "y", "b"])
     np.testing.assert_array_equal(kernel(x, y, b), np.tile([0.0, 1.0, 2.0], (5, 1)))
+
+
+@pytest.mark.parametrize("tile_bytes, chunk_blocks", [(64, 3), (2000, 2)])
+def test_cache_tiles_and_chunks(tile_bytes, chunk_blocks, monkeypatch, tmp_path):
+    """Tiny tiles (one or a few vector steps) and chunks of 2-3 blocks: the states go to the
+    stack buffer and back many times, and chunks end inside the last block."""
+    monkeypatch.setenv("KEIR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tile_cpu, "TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(tile_cpu, "CHUNK_BLOCKS", chunk_blocks)
+    monkeypatch.setattr(tile_cpu, "MIN_CHUNKS", 1)
+    for kind in ("Sum", "ArgKMin", "LogSumExp", "Min_ArgMin"):
+        _check(kind, "float32", 1, M=37, N=101)
+    _check("KMin", "float64", 0, M=9, N=70)

@@ -1,7 +1,10 @@
-// keir-tile-cpu with a 2 x 1 register block: each parallel step takes 2 output rows (the
-// second clamped to the last row), loads each column vector once for both rows, keeps one
-// state per row, and stores the second row only if it exists.
-// RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8,rows=2},canonicalize,cse
+// keir-tile-cpu with blocks of 2 rows, 2 blocks per parallel work item and cache tiles of 16
+// reduced indices: the states of a work item's blocks wait in a stack buffer between tiles;
+// for each tile, each block reloads its states, sweeps the tile (each column vector loaded
+// once for both rows of the block) and saves them; then per block the lanes are merged, the
+// scalar tail runs and the rows that exist are stored (the second row of the last block is
+// clamped to the last row and not stored).
+// RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8,rows=2,block=4,tile=16},canonicalize,cse
 
 module {
   func.func @dot() attributes {keir.arg_cats = array<i64: 0, 1>, keir.arg_dims = array<i64: 2, 2>} {
@@ -16,16 +19,26 @@ module {
 // CHECK-LABEL: func.func @dot(
 // CHECK-SAME:    %[[X:[a-z0-9]+]]: memref<?xf32>, %[[Y:[a-z0-9]+]]: memref<?xf32>, %[[OUT:[a-z0-9]+]]: memref<?xf32>, %[[M:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index)
 // CHECK:         %[[BLOCKS:.*]] = arith.divui %{{.*}}, %c2 : index
-// CHECK:         scf.parallel (%[[B:.*]]) = (%c0) to (%[[BLOCKS]])
-// CHECK:           %[[R0:.*]] = arith.muli %[[B]], %c2 : index
-// CHECK:           %[[LAST:.*]] = arith.subi %[[M]], %c1 : index
-// CHECK:           %[[R1:.*]] = arith.minui %{{.*}}, %[[LAST]] : index
-// CHECK:           scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
-// CHECK-COUNT-2:     vector.load %[[Y]]
-// CHECK-NOT:         vector.load
-// CHECK:             scf.yield %{{.*}}, %{{.*}} : vector<8xf32>, vector<8xf32>
-// CHECK:           scf.for {{.*}} -> (f32, f32)
-// CHECK:           memref.store %{{.*}}, %[[OUT]][%[[R0]]]
-// CHECK:           %[[EXISTS:.*]] = arith.cmpi ult, %{{.*}}, %[[M]] : index
-// CHECK:           scf.if %[[EXISTS]]
-// CHECK:             memref.store %{{.*}}, %[[OUT]][%[[R1]]]
+// CHECK:         scf.parallel (%[[W:.*]]) = (%c0) to (%{{.*}})
+// CHECK:           %[[B0:.*]] = arith.muli %[[W]], %{{.*}} : index
+// CHECK:           %[[B1:.*]] = arith.minui %{{.*}}, %[[BLOCKS]] : index
+// CHECK:           %[[BUF:.*]] = memref.alloca() : memref<32xf32>
+// CHECK:           scf.for %{{.*}} = %[[B0]] to %[[B1]] step %c1 {
+// CHECK-COUNT-2:     vector.store %{{.*}}, %[[BUF]]
+// CHECK:           scf.for %[[T0:.*]] = %c0 to %{{.*}} step %c16 {
+// CHECK:             %[[T1:.*]] = arith.minui
+// CHECK:             scf.for %[[B:.*]] = %[[B0]] to %[[B1]] step %c1 {
+// CHECK:               %[[LAST:.*]] = arith.subi %[[M]], %c1 : index
+// CHECK:               arith.minui %{{.*}}, %[[LAST]] : index
+// CHECK-COUNT-2:       vector.load %[[BUF]]
+// CHECK:               scf.for %{{.*}} = %[[T0]] to %[[T1]] step %c8 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-2:         vector.load %[[Y]]
+// CHECK-NOT:             vector.load
+// CHECK:                 scf.yield %{{.*}}, %{{.*}} : vector<8xf32>, vector<8xf32>
+// CHECK-COUNT-2:       vector.store %{{.*}}, %[[BUF]]
+// CHECK:           scf.for %[[BF:.*]] = %[[B0]] to %[[B1]] step %c1 {
+// CHECK:             scf.for {{.*}} -> (f32, f32)
+// CHECK:             memref.store %{{.*}}, %[[OUT]]
+// CHECK:             %[[EXISTS:.*]] = arith.cmpi ult, %{{.*}}, %[[M]] : index
+// CHECK:             scf.if %[[EXISTS]]
+// CHECK:               memref.store %{{.*}}, %[[OUT]]
