@@ -13,16 +13,18 @@ from .dialect.reductions import REDUCTIONS
 from .errors import ArgumentError, NotSupportedError
 from .frontend.formula import ReductionSpec, build_kernel, reduction_name
 from .frontend.parser import parse
-from .runtime import results
+from .runtime import cuda, results
 from .runtime.results import postprocess  # noqa: F401  (keir.api.postprocess, for fusion)
+
+_DTYPE_NAMES = {np.dtype(d).type: d for d in DTYPES}  # dtype.type: a dict lookup, not .name
 
 
 def _infer_dtype(args) -> str:
     """pykeops takes the dtype of the first argument; keir takes the first float array's."""
     for a in args:
-        dt = getattr(a, "dtype", None)
-        if dt is not None and dt.name in DTYPES:
-            return dt.name
+        name = _DTYPE_NAMES.get(getattr(getattr(a, "dtype", None), "type", None))
+        if name is not None:
+            return name
     return "float64"
 
 
@@ -66,8 +68,6 @@ class _Compiled:
         return self._kernels[key]
 
     def run(self, args, backend: str, device_id: int = -1) -> np.ndarray:
-        from .runtime import cuda
-
         if backend not in cuda.BACKENDS:
             raise NotSupportedError(
                 f"backend {backend!r} is not supported: use one of {', '.join(cuda.BACKENDS)}"

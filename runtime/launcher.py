@@ -29,6 +29,12 @@ class Kernel:
         n_buffers = len(sig.arg_cats) + len(sig.outputs)
         self._fn.argtypes = _MEMREF * n_buffers + [ctypes.c_int64] * 2
         self._library = library  # keeps the shared object mapped
+        self._dtype = np.dtype(sig.dtype)
+        self._out_dims = [o.out_dim for o in sig.outputs]
+        # which arguments the launcher lays out in tiles (those of the reduced index)
+        self._tiled = (
+            [cat == 1 - sig.out_cat for cat in sig.arg_cats] if sig.layout == "tiles" else []
+        )
 
     def prepare(self, args) -> tuple[list[np.ndarray], int, int]:
         """Checks count, dims and sizes; returns C-contiguous arrays of the kernel dtype, M, N."""
@@ -63,13 +69,14 @@ class Kernel:
         """Runs on the output of `prepare` (checked, converted arrays); one array per output."""
         sig = self.sig
         rows = M if sig.out_cat == 0 else N
-        outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]
-        if sig.layout == "tiles":
-            arrays = [
-                to_tiles(a, sig.lanes) if cat == 1 - sig.out_cat else a
-                for a, cat in zip(arrays, sig.arg_cats)
-            ]
-        self._fn(*(f for a in arrays + outs for f in _memref(a)), M, N)
+        outs = [np.empty((rows, dim), dtype=self._dtype) for dim in self._out_dims]
+        if self._tiled:
+            arrays = [to_tiles(a, sig.lanes) if t else a for a, t in zip(arrays, self._tiled)]
+        fields = []  # the five fields of each rank-1 memref descriptor (a warm call is ~20 us:
+        for a in arrays + outs:  # this loop, not a generator of tuples, keeps it there)
+            ptr = a.ctypes.data
+            fields += (ptr, ptr, 0, a.size, 1)
+        self._fn(*fields, M, N)
         return outs
 
 
@@ -106,14 +113,13 @@ def to_tiles(a: np.ndarray, lanes: int) -> np.ndarray:
     """(n, D) -> tiles of `lanes` rows (the last zero-padded), each stored component-major:
     element (c, k) at (c // lanes) * lanes * D + k * lanes + c % lanes. See Signature.layout."""
     n, dim = a.shape
+    if n <= lanes:  # one tile (small calls: one copy instead of three steps)
+        tile = np.zeros((dim, lanes), dtype=a.dtype)
+        tile[:, :n] = a.T
+        return tile
     tiles = np.zeros((-(-n // lanes), dim, lanes), dtype=a.dtype)
     full = n - n % lanes
     tiles[: full // lanes] = a[:full].reshape(-1, lanes, dim).transpose(0, 2, 1)
     if full < n:
         tiles[-1, :, : n - full] = a[full:].T
     return tiles
-
-
-def _memref(a: np.ndarray):
-    ptr = a.ctypes.data
-    return ptr, ptr, 0, a.size, 1
