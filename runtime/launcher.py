@@ -15,6 +15,10 @@ import numpy as np
 from ..dialect.signature import CAT_NAMES, Signature
 from ..errors import ArgumentError
 
+# Below this many pairs a call runs on one thread: waking the others costs more than they save
+# (and on a busy machine a late thread stretches a 5 us call to 15).
+SERIAL_PAIRS = 1 << 14
+
 _MEMREF = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
 
 
@@ -31,6 +35,7 @@ class Kernel:
         self._library = library  # keeps the shared object mapped
         self._dtype = np.dtype(sig.dtype)
         self._out_dims = [o.out_dim for o in sig.outputs]
+        self._threads = _openmp_threads(library)
         # which arguments the launcher lays out in tiles (those of the reduced index)
         self._tiled = (
             [cat == 1 - sig.out_cat for cat in sig.arg_cats] if sig.layout == "tiles" else []
@@ -76,7 +81,16 @@ class Kernel:
         for a in arrays + outs:  # this loop, not a generator of tuples, keeps it there)
             ptr = a.ctypes.data
             fields += (ptr, ptr, 0, a.size, 1)
-        self._fn(*fields, M, N)
+        if self._threads is None or M * N >= SERIAL_PAIRS:
+            self._fn(*fields, M, N)
+            return outs
+        get, set_ = self._threads
+        threads = get()
+        set_(1)  # per calling thread (an OpenMP ICV): other Python threads are unaffected
+        try:
+            self._fn(*fields, M, N)
+        finally:
+            set_(threads)
         return outs
 
 
@@ -123,3 +137,15 @@ def to_tiles(a: np.ndarray, lanes: int) -> np.ndarray:
     if full < n:
         tiles[-1, :, : n - full] = a[full:].T
     return tiles
+
+
+def _openmp_threads(library):
+    """(omp_get_max_threads, omp_set_num_threads) of the OpenMP runtime the kernel links, or
+    None (dlsym on the kernel's handle also searches the libraries it depends on)."""
+    try:
+        get, set_ = library.omp_get_max_threads, library.omp_set_num_threads
+    except AttributeError:
+        return None
+    get.restype, get.argtypes = ctypes.c_int, []
+    set_.restype, set_.argtypes = None, [ctypes.c_int]
+    return get, set_

@@ -131,3 +131,25 @@ def test_runtime_imports_neither_mlir_nor_lark():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_small_calls_run_on_one_thread_and_restore_the_thread_count():
+    """Below SERIAL_PAIRS the launcher sets OpenMP to one thread for the call, then back."""
+    from keir import Genred
+    from keir.runtime import launcher
+
+    f = Genred("SqDist(x,y)", ["x = Vi(2)", "y = Vj(2)"], reduction_op="Sum", axis=1)
+    kernel = f._compiled.kernel("float64")
+    get, set_ = kernel._threads
+    before = get()
+    seen = []
+    native = kernel._fn
+    kernel._fn = lambda *a: (seen.append(get()), native(*a))
+    rng = np.random.default_rng(0)
+    for n in (3, 200):  # 9 pairs: one thread; 40,000 pairs: all of them
+        x, y = rng.random((n, 2)), rng.random((n, 2))
+        want = ((x[:, None] - y[None]) ** 2).sum((1, 2))[:, None]
+        np.testing.assert_allclose(kernel(x, y), want, rtol=1e-12)
+        assert get() == before
+    assert 200 * 200 >= launcher.SERIAL_PAIRS > 9
+    assert seen == [1, before]
