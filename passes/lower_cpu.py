@@ -22,9 +22,8 @@ from mlir.dialects import arith, func, memref, scf
 
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
-from ..dialect.reductions import REDUCTIONS, RedShape
 from .emitter import LaneEmitter
-from .formula_emit import emit_formula, index_const, split_state
+from .formula_emit import index_const, reduce_step, reductions_of, row_values, split_state
 
 NAME = "keir-lower-cpu"
 DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"
@@ -43,12 +42,9 @@ def _row_offset(row: ir.Value, dim: int, k: int) -> ir.Value:
     return arith.addi(arith.muli(row, index_const(dim)), index_const(k))
 
 
-def _load_row(array: ir.Value, row: ir.Value | None, dim: int) -> list:
-    """The `dim` lanes of a variable at `row` (a parameter has no row)."""
-    return [
-        memref.load(array, [index_const(k) if row is None else _row_offset(row, dim, k)])
-        for k in range(dim)
-    ]
+def _load_row(array: ir.Value, row: ir.Value, dim: int) -> list:
+    """The `dim` lanes of a variable at `row`."""
+    return [memref.load(array, [_row_offset(row, dim, k)]) for k in range(dim)]
 
 
 def _lower_kernel(old) -> None:
@@ -64,16 +60,14 @@ def _lower_kernel(old) -> None:
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
     sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
     e = LaneEmitter(elem)
-    reductions = [
-        (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)
-        for o in sig.outputs
-    ]
+    reductions = reductions_of(sig)
     with ir.InsertionPoint(entry):
         par = scf.ParallelOp([], [index_const(0)], [sizes[sig.out_cat]], [index_const(1)], [])
         func.ReturnOp([])
     body = par.region.blocks.append(index)
     row = body.arguments[0]
     with ir.InsertionPoint(body):
+        fixed = row_values(sig, arrays, row)  # row variables and parameters, before the loop
         states = [red.init(e, shape) for red, shape, _ in reductions]
         loop = scf.ForOp(index_const(0), sizes[1 - sig.out_cat], index_const(1), sum(states, []))
         finals = split_state(list(loop.results), states)
@@ -83,23 +77,10 @@ def _lower_kernel(old) -> None:
         scf.ReduceOp([], 0)
     with ir.InsertionPoint(loop.body):
         col = loop.induction_variable
-        env = _evaluate(old, e, arrays, sig.out_cat, row, col, ir.InsertionPoint(loop), elem)
-        idx = e.index_to_lane(col)
+
+        def load(cat, pos, dim):
+            return fixed[pos] if pos in fixed else _load_row(arrays[pos], col, dim)
+
         carried = split_state(list(loop.inner_iter_args), states)
-        new_state = []
-        for (red, shape, _), state, op in zip(reductions, carried, find_reductions(old)):
-            f, *g = (env[v] for v in op.operands)
-            new_state += red.update(e, state, f, g[0] if g else None, idx, shape)
-        scf.YieldOp(new_state)
-
-
-def _evaluate(old, e, arrays, outer_cat, row, col, outer_ip, elem) -> dict:
-    """Emits the formula; loads of row variables and parameters go before the inner loop."""
-
-    def load(cat, pos, dim):
-        if cat == 1 - outer_cat:
-            return _load_row(arrays[pos], col, dim)
-        with outer_ip:
-            return _load_row(arrays[pos], row if cat != 2 else None, dim)
-
-    return emit_formula(old, e, load)
+        ops = find_reductions(old)
+        scf.YieldOp(reduce_step(old, e, load, e.index_to_lane(col), reductions, ops, carried))
