@@ -74,9 +74,29 @@ def _compare(got, want, dtype, label):
     return None
 
 
-def _run_case(index, rng):
+def _sweep(kernel, aliases, dtype, axis, rng, label, run):
+    """Calls run(args, full, case) on guarded data of every size in ROWS x REDUCED, the guard
+    page after the buffers and then before them; `full`: non-empty and guarded after (the cases
+    the interpreter can check). run returns the problems to print (empty: none)."""
     from guarded import guard_kernel
 
+    native = kernel._fn
+    for where in ("end", "start"):
+        calls = []
+        kernel._fn = native
+        guard_kernel(kernel, where, calls)
+        for rows in ROWS:
+            for reduced in REDUCED:
+                M, N = (rows, reduced) if axis == 1 else (reduced, rows)
+                case = f"{label} axis={axis} M={M} N={N} guard={where}"
+                print("CASE", case, flush=True)
+                args = _data(aliases, M, N, dtype, rng, where)
+                for problem in run(args, bool(rows and reduced and where == "end"), case):
+                    print(problem, flush=True)
+        assert len(calls) == len(ROWS) * len(REDUCED), "the guarded entry did not run"
+
+
+def _run_case(index, rng):
     from keir import Genred
     from keir.dialect.interpreter import evaluate
     from keir.runtime.results import postprocess
@@ -85,34 +105,21 @@ def _run_case(index, rng):
     for dtype in dtypes:
         for axis in (0, 1):
             g = Genred(formula, aliases, reduction_op=kind, axis=axis, dtype=dtype, **kw)
-            kernel = g._compiled.kernel(dtype)
             module, _ = g._compiled.module(dtype)
-            native = kernel._fn
-            for where in ("end", "start"):
-                calls = []
-                kernel._fn = native
-                guard_kernel(kernel, where, calls)
-                for rows in ROWS:
-                    for reduced in REDUCED:
-                        M, N = (rows, reduced) if axis == 1 else (reduced, rows)
-                        label = f"{kind} {kw} {dtype} axis={axis} M={M} N={N} guard={where}"
-                        if aliases is WIDE:
-                            label += " wide"
-                        print("CASE", label, flush=True)
-                        args = _data(aliases, M, N, dtype, rng, where)
-                        got = g(*args)
-                        if rows and reduced and where == "end":  # (non-empty for the oracle)
-                            want = postprocess(g.kind, evaluate(module, args), g.k)
-                            problem = _compare(got, want, dtype, label)
-                            if problem:
-                                print(problem, flush=True)
-                assert len(calls) == len(ROWS) * len(REDUCED), "the guarded entry did not run"
+
+            def run(args, full, case, g=g, module=module, dtype=dtype):
+                got = g(*args)
+                if not full:
+                    return []
+                want = postprocess(g.kind, evaluate(module, args), g.k)
+                return list(filter(None, [_compare(got, want, dtype, case)]))
+
+            label = f"{kind} {kw} {dtype}" + (" wide" if aliases is WIDE else "")
+            _sweep(g._compiled.kernel(dtype), aliases, dtype, axis, rng, label, run)
 
 
 def _run_fused(rng):
     """keir.fuse: one kernel, several outputs; the separate kernels are the oracle."""
-    from guarded import guard_kernel
-
     from keir import Genred, fuse
 
     for axis in (0, 1):
@@ -121,24 +128,14 @@ def _run_fused(rng):
             Genred(SCALAR, ALIASES, reduction_op="Min_ArgMin", axis=axis, dtype="float32"),
         ]
         fused = fuse(*parts)
-        kernel = fused._kernel("float32")
-        native = kernel._fn
-        for where in ("end", "start"):
-            calls = []
-            kernel._fn = native
-            guard_kernel(kernel, where, calls)
-            for rows in ROWS:
-                for reduced in REDUCED:
-                    M, N = (rows, reduced) if axis == 1 else (reduced, rows)
-                    label = f"fused Sum + Min_ArgMin axis={axis} M={M} N={N} guard={where}"
-                    print("CASE", label, flush=True)
-                    args = _data(ALIASES, M, N, "float32", rng, where)
-                    got = fused(*args)
-                    for g, p in zip(got, parts):
-                        problem = _compare(g, p(*args), "float32", label)
-                        if problem:
-                            print(problem, flush=True)
-            assert len(calls) == len(ROWS) * len(REDUCED), "the guarded entry did not run"
+
+        def run(args, full, case, fused=fused, parts=parts):
+            got = fused(*args)
+            problems = [_compare(g, p(*args), "float32", case) for g, p in zip(got, parts)]
+            return list(filter(None, problems))
+
+        label = "fused Sum + Min_ArgMin"
+        _sweep(fused._kernel("float32"), ALIASES, "float32", axis, rng, label, run)
 
 
 def _selftest_kernel(shrink: int) -> None:
