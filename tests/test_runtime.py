@@ -153,3 +153,12 @@ def test_small_calls_run_on_one_thread_and_restore_the_thread_count():
         assert get() == before
     assert 200 * 200 >= launcher.SERIAL_PAIRS > 9
     assert seen == [1, before]
+
+
+def test_host_cpu_is_the_one_llc_compiles_for():
+    """The in-process libLLVM answer must name the CPU that llc's -mcpu=native would pick."""
+    from keir.runtime import toolchain
+
+    out = subprocess.run([toolchain.llc(), "--version"], capture_output=True, text=True).stdout
+    (line,) = [x for x in out.splitlines() if "Host CPU:" in x]
+    assert toolchain.host_cpu() == line.split(":", 1)[1].strip()
