@@ -11,13 +11,10 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
-from . import autodiff, cse, expand, fuse, gpu_to_cpu, lower_cpu, simplify, tile_cpu, tile_gpu
-from .registry import register, run_pipeline
+from .registry import run_pipeline
 
-for _pass in (autodiff, simplify, fuse, cse, lower_cpu, tile_cpu, expand, tile_gpu, gpu_to_cpu):
-    register(_pass.NAME, _pass.DESCRIPTION, _pass.run_on, getattr(_pass, "OPTIONS", None))
-
-KEIR_TO_LOOPS = (cse.NAME, tile_cpu.NAME, expand.NAME, "canonicalize", "cse")
+# keir's passes are named here and imported by the registry when a pipeline first runs them
+KEIR_TO_LOOPS = ("keir-cse", "keir-tile-cpu", "keir-expand", "canonicalize", "cse")
 
 # convert-scf-to-openmp wraps each parallel body in memref.alloca_scope, whose region must stay
 # one block: finalize-memref-to-llvm lowers it before convert-scf-to-cf splits the loops.
@@ -41,7 +38,7 @@ STAGES = ("keir", "autodiff", "loops", "llvm")
 
 
 _STEPS = {
-    "autodiff": (autodiff.NAME, simplify.NAME, fuse.NAME),
+    "autodiff": ("keir-autodiff", "keir-simplify", "keir-fuse"),
     "loops": KEIR_TO_LOOPS,
     "llvm": UPSTREAM_CPU,
 }
@@ -70,15 +67,15 @@ GPU_CHIPS = ("sm_80", "sm_90")
 # intrinsics. The host side stays gpu.launch_func: the runtime launches through ctypes.
 GPU_OUTLINE = ("gpu-launch-sink-index-computations", "gpu-kernel-outlining")
 GPU_TO_NVVM = "gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm,convert-math-to-llvm,cse)"
-GPU_EMULATION = (gpu_to_cpu.NAME, "canonicalize", "cse", *UPSTREAM_CPU)
+GPU_EMULATION = ("keir-gpu-to-cpu", "canonicalize", "cse", *UPSTREAM_CPU)
 
 
 def _gpu_steps(stage: str, chips, toolkit, block) -> list[str]:
     if stage == "autodiff":
         return list(_STEPS["autodiff"])
     if stage == "gpu":
-        tile = tile_gpu.NAME + (f"{{block={block}}}" if block else "")
-        return [cse.NAME, tile, "canonicalize", "cse"]
+        tile = "keir-tile-gpu" + (f"{{block={block}}}" if block else "")
+        return ["keir-cse", tile, "canonicalize", "cse"]
     if stage == "nvvm":
         attach = [f"nvvm-attach-target{{chip={chip} O=3}}" for chip in chips]
         return [*GPU_OUTLINE, *attach, GPU_TO_NVVM]

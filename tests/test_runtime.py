@@ -162,3 +162,27 @@ def test_host_cpu_is_the_one_llc_compiles_for():
     out = subprocess.run([toolchain.llc(), "--version"], capture_output=True, text=True).stdout
     (line,) = [x for x in out.splitlines() if "Host CPU:" in x]
     assert toolchain.host_cpu() == line.split(":", 1)[1].strip()
+
+
+def test_llvm_failure_is_a_compile_error_naming_the_tool(tmp_path):
+    import pytest
+
+    from keir.errors import CompileError
+    from keir.runtime import native
+
+    with pytest.raises(CompileError, match=r"^opt failed \(1\):\n.*expected top-level entity"):
+        native.compile_ir("this is not LLVM IR", tmp_path / "k.o")
+
+
+def test_a_cpu_compile_imports_no_gpu_pass(tmp_path):
+    """Cold-start budget: the GPU passes and the gpu dialect's classes load only when used."""
+    code = (
+        "import sys, numpy as np, keir\n"
+        "x = np.ones((5, 3))\n"
+        "keir.Genred('SqDist(x,y)', ['x = Vi(3)', 'y = Vj(3)'], axis=1)(x, x)\n"
+        "print(sorted(m for m in sys.modules if 'gpu' in m))\n"
+    )
+    env = dict(os.environ, KEIR_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
