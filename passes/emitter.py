@@ -179,6 +179,30 @@ class LaneEmitter:
             scf.YieldOp(body(lane, list(loop.inner_iter_args)))
         return list(loop.results)
 
+    def fold_items(self, items: list[list], carried: list, body) -> list:
+        """Folds body(items[k], carried) -> carried over k = 0 .. len(items) - 1, in order.
+
+        On scalar lanes the items go into vectors and a loop extracts item k, so the body's
+        code appears once, not once per item (a K-min merge unrolled K*K insertions: its
+        compile time). Vector lanes unroll: a vector of vectors cannot be indexed in a loop."""
+        if self.is_vector or len(items) < 2:
+            for item in items:
+                carried = body(list(item), carried)
+            return carried
+        from .formula_emit import index_const
+
+        n = len(items)
+        packed = [
+            vector.from_elements(ir.VectorType.get([n], column[0].type), list(column))
+            for column in zip(*items)
+        ]
+        loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
+        with ir.InsertionPoint(loop.body):
+            dyn = ir.ShapedType.get_dynamic_size()
+            item = [vector.extract(v, [loop.induction_variable], [dyn]) for v in packed]
+            scf.YieldOp(body(item, list(loop.inner_iter_args)))
+        return list(loop.results)
+
     # ------------------------------------------------------------ control flow
     def when_any(self, cond, state: list, update) -> list:
         """update() if cond holds in some lane, else `state` unchanged: a branch that skips

@@ -96,17 +96,21 @@ def _merge(e, a, b, sh):
     state = list(a)
     for d in range(D):
         worst = (K - 1) * D + d
-        for k in range(K):
-            v, i = b[k * D + d], b[K * D + k * D + d]
 
-            def insert(d=d, v=v, i=i, state=state, worst=worst):
+        def one_entry(entry, state, d=d, worst=worst):
+            v, i = entry
+
+            def insert():
                 vals, idxs, thresholds = _split(state, sh)
                 _insert(e, vals, idxs, d, v, i, K, D, _beats(e))
                 thresholds[d] = e.lanes_min(vals[worst])
                 return vals + idxs + thresholds
 
             beats = before(e, e.lt, state[worst], state[K * D + worst], v, i)
-            state = e.when_any(beats, state, insert)
+            return e.when_any(beats, state, insert)
+
+        entries = [(b[k * D + d], b[K * D + k * D + d]) for k in range(K)]
+        state = e.fold_items(entries, state, one_entry)
     return state
 
 
