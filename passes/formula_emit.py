@@ -11,12 +11,15 @@ from ..dialect.kernel import float_attr, formula_ops, int_attr, param_values
 from ..dialect.ops import BY_MNEMONIC
 
 
-def emit_formula(func, e, load) -> dict:
-    """{keir value: lanes} for every formula op of `func`, in program order."""
+def emit_formula(func, e, load, given: dict | None = None) -> dict:
+    """{keir value: lanes} for every formula op of `func`, in program order; the values in
+    `given` were computed by the caller (e.g. keir-tile-cpu's micro-kernel)."""
     env = {}
     for op in formula_ops(func):
         kind = op.name.removeprefix("keir.")
-        if kind == "var":
+        if given and op.result in given:
+            env[op.result] = given[op.result]
+        elif kind == "var":
             env[op.result] = load(*(int_attr(op, a) for a in ("cat", "pos", "dim")))
         elif kind == "intcst":
             env[op.result] = [e.const(int_attr(op, "value"))]
@@ -73,10 +76,10 @@ def row_values(sig, arrays, r) -> dict:
     return values
 
 
-def reduce_step(func, e, load, idx, reds, ops, states) -> list:
-    """Evaluates the formula of `func` (variables from `load`) and folds it into each state at
-    reduced index lane `idx`: the flat list of the new state lanes."""
-    env = emit_formula(func, e, load)
+def reduce_step(func, e, load, idx, reds, ops, states, given: dict | None = None) -> list:
+    """Evaluates the formula of `func` (variables from `load`, some op values `given`) and folds
+    it into each state at reduced index lane `idx`: the flat list of the new state lanes."""
+    env = emit_formula(func, e, load, given)
     new = []
     for (red, shape, _), state, op in zip(reds, states, ops):
         f, *g = (env[v] for v in op.operands)

@@ -43,6 +43,7 @@ from .emitter import LaneEmitter
 from .formula_emit import index_const, reduce_step, reductions_of, row_values, split_state
 from .registry import Option
 from .target import lanes as host_lanes
+from .wide_dot import find_wide_sums, wide_values
 
 NAME = "keir-tile-cpu"
 DESCRIPTION = "lower keir kernels to parallel rows with a vector<L> inner loop and a scalar tail"
@@ -176,6 +177,7 @@ class _Kernel:
             n,
         )
         self.reds, self.ops = reds, find_reductions(old)
+        self.sums = find_wide_sums(old, sig.out_cat)  # computed by the micro-kernel
         self.dims = dict(enumerate(sig.arg_dims))
         elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
         self.se = LaneEmitter(elem)
@@ -183,11 +185,14 @@ class _Kernel:
     def init(self, e) -> list:
         return [red.init(e, shape) for red, shape, _ in self.reds]
 
+    def row_indices(self, block) -> list:
+        first = arith.muli(block, index_const(self.R))
+        return [_clamped_row(first, k, self.rows) for k in range(self.R)]
+
     def block_rows(self, block):
         """(first row, per row of the block {pos: scalar lanes of its variables})."""
-        first = arith.muli(block, index_const(self.R))
-        rows = [_clamped_row(first, k, self.rows) for k in range(self.R)]
-        return first, [row_values(self.sig, self.arrays, r) for r in rows]
+        rows = self.row_indices(block)
+        return rows[0], [row_values(self.sig, self.arrays, r) for r in rows]
 
     def vector_chunk(self, b0, b1) -> None:
         """Blocks [b0, b1) of R rows: the vector loop tile by tile (the states wait in a stack
@@ -223,6 +228,7 @@ class _Kernel:
             each = scf.ForOp(b0, b1, index_const(1), [])
             with ir.InsertionPoint(each.body):
                 block = each.induction_variable
+                rows = self.row_indices(block)
                 _, fixed = self.block_rows(block)
                 wide = [
                     {pos: [vector.broadcast(self.vtype, v) for v in ls] for pos, ls in f.items()}
@@ -242,7 +248,12 @@ class _Kernel:
                         (arith.addi(c, index_const(cc * self.L)), cc) for cc in range(self.C)
                     ]
                     carried = _unflat(loop.inner_iter_args, template)
-                    _step(self.old, ve, wide, loads, columns, self.reds, self.ops, carried)
+                    given = [
+                        wide_values(ve, self.sums, self.arrays, rows, column, self.L)
+                        for column, _ in columns
+                    ]  # [column][row]
+                    given = [list(per_row) for per_row in zip(*given)]  # [row][column]
+                    _step(self.old, ve, wide, loads, columns, self.reds, self.ops, carried, given)
                 save(block, list(loop.results))
                 scf.YieldOp([])
             scf.YieldOp([])
@@ -349,8 +360,9 @@ def _column_loader(arrays, dims: dict, L: int, load_one, vector_lanes: bool):
     return load
 
 
-def _step(old, e, fixed, loads, columns, reds, ops, states) -> None:
-    """Folds the pairs (row k, column c) into states[k * len(columns) + cc] and yields them."""
+def _step(old, e, fixed, loads, columns, reds, ops, states, given=None) -> None:
+    """Folds the pairs (row k, column c) into states[k * len(columns) + cc] and yields them;
+    given[k][cc] holds op values the micro-kernel computed for that pair."""
     new = []
     for k, row in enumerate(fixed):
         for (c, key), state in zip(columns, states[k * len(columns) : (k + 1) * len(columns)]):
@@ -358,7 +370,8 @@ def _step(old, e, fixed, loads, columns, reds, ops, states) -> None:
             def load(cat, pos, dim, c=c, key=key, row=row):
                 return row[pos] if pos in row else loads(pos, c, key)
 
-            new += reduce_step(old, e, load, e.index_to_lane(c), reds, ops, state)
+            pair = given[k][key] if given else None
+            new += reduce_step(old, e, load, e.index_to_lane(c), reds, ops, state, pair)
     scf.YieldOp(new)
 
 

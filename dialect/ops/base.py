@@ -112,6 +112,11 @@ def sum_lanes(e, lanes: list, term=None):
     chains = [term(lane) for lane in lanes[:n_chains]]
     for k, lane in enumerate(lanes[n_chains:]):
         chains[k % n_chains] = e.add(chains[k % n_chains], term(lane))
+    return add_pairwise(e, chains)
+
+
+def add_pairwise(e, chains: list):
+    """((c0 + c1) + (c2 + c3)) ...: how sum_lanes joins its partial sums."""
     while len(chains) > 1:
         chains = [e.add(a, b) for a, b in zip(chains[::2], chains[1::2])] + chains[
             len(chains) & ~1 :
