@@ -13,18 +13,21 @@
         outs[r, :] = finalize(state) for the rows of the block that exist
 
 L is the register width (16 x f32 on AVX-512, from the host CPU). R x C is the register block:
-4 x 1 when the reduced-index variables are wide (D >= 16: each multiply-add of a long dot
-product then reuses a loaded column vector R times), 1 x 1 otherwise. Measured at D = 64,
-float32, one thread, G pairs/s: Sum 1 x 1 0.33, 4 x 1 0.48, 8 x 1 0.47, 4 x 2 0.41; ArgKMin
-(K = 10) 1 x 1 0.31, 4 x 1 0.50. At D = 64 the loop is bound by the FP pipes (llvm-mca,
-znver5: a subtract and a multiply-add per pair and component). The GEMM form |x|^2 + |y|^2 -
-2 x.y would halve that, with |y|^2 computed once per tile, but it cancels catastrophically for
-points far from the origin (float32 |x|^2 = 10^6 leaves d^2 wrong by ~0.1), so keir keeps the
-exact form; rewriting the formula that way is the user's choice.
+4 x 1 when the reduced-index variables are wide (D >= 16: each column vector is then loaded
+once for R rows), 1 x 1 otherwise. A long sum over the components of a row and a column
+variable (SqDist, (x|y), ...) runs in a loop over the components with R x 4 partial sums in
+registers (passes/wide_dot.py): unrolled, its D column vectors and R D row values did not fit
+in the 32 vector registers and LLVM spilled them. Gaussian sum, D = 64, float32, M = N = 10^4,
+2 threads, G pairs/s (`python benchmarks/table.py --cases gauss64 --sizes 10000`): unrolled
+0.73, with the loop 1.9 for any R from 1 to 8; float64 0.50 -> 0.8. The GEMM form |x|^2 + |y|^2 -
+2 x.y would halve the arithmetic again, but it cancels catastrophically for points far from
+the origin (float32 |x|^2 = 10^6 leaves d^2 wrong by ~0.1), so keir keeps the exact form;
+rewriting the formula that way is the user's choice.
 Reduced-index variables arrive in layout "tiles" (see keir.dialect.signature): tiles of L rows
 stored component-major, so the vector loop reads one contiguous stream (component-major over
-all n rows, it read D streams: 0.37 G pairs/s instead of 0.48 above); the launcher lays them
-out (O(n D) work beside the O(M N) loop). Options: lanes, rows, cols, block, tile (OPTIONS).
+all n rows, it read D streams: 0.37 G pairs/s instead of 0.48, D = 64 unrolled, one thread);
+the launcher lays them out (O(n D) work beside the O(M N) loop).
+Options: lanes, rows, cols, block, tile (OPTIONS).
 """
 
 from __future__ import annotations

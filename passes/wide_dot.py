@@ -108,12 +108,11 @@ def _block_sums(e, s: WideSum, arrays, rows: list, column_base, L: int) -> list:
         out = []
         for x_row in x_rows:
             x = vector.broadcast(e.type, memref.load(arrays[s.x_pos], [arith.addi(x_row, k)]))
-            a, b = (x, y) if s.x_first else (y, x)
-            if s.square:
-                d = e.sub(a, b)
+            if s.square:  # y - x = -(x - y) exactly; x as the subtrahend becomes the
+                d = e.sub(y, x)  # memory operand of the subtract (a broadcast load folded in)
                 out.append(e.mul(d, d))
             else:
-                out.append(e.mul(a, b))
+                out.append(e.mul(*((x, y) if s.x_first else (y, x))))
         return out
 
     # the first CHAINS components start the partial sums (as sum_lanes: D >= WIDE >= 2 CHAINS)
