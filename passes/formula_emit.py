@@ -15,10 +15,14 @@ def emit_formula(func, e, load, given: dict | None = None) -> dict:
     """{keir value: lanes} for every formula op of `func`, in program order; the values in
     `given` were computed by the caller (e.g. keir-tile-cpu's micro-kernel)."""
     env = {}
-    for op in formula_ops(func):
+    ops = formula_ops(func)
+    unused = feeding_only(ops, given) if given else set()
+    for op in ops:
         kind = op.name.removeprefix("keir.")
         if given and op.result in given:
             env[op.result] = given[op.result]
+        elif op.result in unused:
+            continue
         elif kind == "var":
             env[op.result] = load(*(int_attr(op, a) for a in ("cat", "pos", "dim")))
         elif kind == "intcst":
@@ -30,6 +34,17 @@ def emit_formula(func, e, load, given: dict | None = None) -> dict:
             params = param_values(op, d.params)
             env[op.result] = d.lower(e, *(env[o] for o in op.operands), **params)
     return env
+
+
+def feeding_only(ops, values) -> set:
+    """The results of `ops` used only to compute `values` (which the caller computes another
+    way): emitting them would only make dead code."""
+    dead = set(values)
+    for op in reversed(ops):
+        users = [use.owner for use in op.result.uses]
+        if users and all(len(u.results) == 1 and u.results[0] in dead for u in users):
+            dead.add(op.result)
+    return dead
 
 
 def index_const(v: int):
@@ -59,13 +74,16 @@ def reductions_of(sig) -> list:
     ]
 
 
-def row_values(sig, arrays, r) -> dict:
+def row_values(sig, arrays, r, positions=None) -> dict:
     """Scalar lanes of the row variables (at row r of row-major arrays) and of the parameters,
-    by argument position: the values that stay fixed while the reduced index runs."""
+    by argument position (all, or those in `positions`): the values that stay fixed while the
+    reduced index runs."""
     from mlir.dialects import arith, memref
 
     values = {}
     for pos, (cat, dim) in enumerate(zip(sig.arg_cats, sig.arg_dims)):
+        if positions is not None and pos not in positions:
+            continue
         if cat == sig.out_cat:
             base = arith.muli(r, index_const(dim))
             values[pos] = [
@@ -85,3 +103,15 @@ def reduce_step(func, e, load, idx, reds, ops, states, given: dict | None = None
         f, *g = (env[v] for v in op.operands)
         new += red.update(e, state, f, g[0] if g else None, idx, shape)
     return new
+
+
+def tile_offset(c, dim: int, L: int, vector_lanes: bool):
+    """Where column c of a reduced-index variable of `dim` components starts in layout "tiles"
+    (tiles of L columns, each stored component-major): component k is at offset + k L. With
+    `vector_lanes`, c is a tile's first column and the offset that of the whole tile."""
+    from mlir.dialects import arith
+
+    if vector_lanes:  # c = t L
+        return arith.muli(c, index_const(dim))
+    lane = arith.remui(c, index_const(L))
+    return arith.addi(arith.muli(arith.subi(c, lane), index_const(dim)), lane)

@@ -40,10 +40,19 @@ from mlir import ir
 from mlir.dialects import arith, func, memref, scf, vector
 
 from ..dialect.check import check_module
-from ..dialect.kernel import find_reductions, kernel_funcs, signature
+from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature
 from ..errors import CompileError
 from .emitter import LaneEmitter
-from .formula_emit import index_const, reduce_step, reductions_of, row_values, split_state
+from .formula_emit import (
+    feeding_only,
+    formula_ops,
+    index_const,
+    reduce_step,
+    reductions_of,
+    row_values,
+    split_state,
+    tile_offset,
+)
 from .registry import Option
 from .target import lanes as host_lanes
 from .wide_dot import find_wide_sums, wide_values
@@ -155,8 +164,8 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
         else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
             each = scf.ForOp(b0, b1, index_const(1), [])
             with ir.InsertionPoint(each.body):
-                first, fixed = k.block_rows(each.induction_variable)
-                k.finish(first, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
+                rows, fixed = k.block_rows(each.induction_variable)
+                k.finish(rows, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
                 scf.YieldOp([])
         scf.ReduceOp([], 0)
 
@@ -181,6 +190,12 @@ class _Kernel:
         )
         self.reds, self.ops = reds, find_reductions(old)
         self.sums = find_wide_sums(old, sig.out_cat)  # computed by the micro-kernel
+        # row variables and parameters the formula still reads beside the micro-kernel
+        ops = formula_ops(old)
+        unused = feeding_only(ops, {s.op.result for s in self.sums})
+        self.row_positions = {
+            int_attr(op, "pos") for op in ops if op.name == "keir.var" and op.result not in unused
+        }
         self.dims = dict(enumerate(sig.arg_dims))
         elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
         self.se = LaneEmitter(elem)
@@ -193,9 +208,9 @@ class _Kernel:
         return [_clamped_row(first, k, self.rows) for k in range(self.R)]
 
     def block_rows(self, block):
-        """(first row, per row of the block {pos: scalar lanes of its variables})."""
+        """(the rows of the block, per row {pos: scalar lanes of its variables})."""
         rows = self.row_indices(block)
-        return rows[0], [row_values(self.sig, self.arrays, r) for r in rows]
+        return rows, [row_values(self.sig, self.arrays, r, self.row_positions) for r in rows]
 
     def vector_chunk(self, b0, b1) -> None:
         """Blocks [b0, b1) of R rows: the vector loop tile by tile (the states wait in a stack
@@ -231,8 +246,7 @@ class _Kernel:
             each = scf.ForOp(b0, b1, index_const(1), [])
             with ir.InsertionPoint(each.body):
                 block = each.induction_variable
-                rows = self.row_indices(block)
-                _, fixed = self.block_rows(block)
+                rows, fixed = self.block_rows(block)
                 wide = [
                     {pos: [vector.broadcast(self.vtype, v) for v in ls] for pos, ls in f.items()}
                     for f in fixed
@@ -252,7 +266,7 @@ class _Kernel:
                     ]
                     carried = _unflat(loop.inner_iter_args, template)
                     given = [
-                        wide_values(ve, self.sums, self.arrays, rows, column, self.L)
+                        wide_values(ve, self.sums, self.arrays, rows, column, self.L, True)
                         for column, _ in columns
                     ]  # [column][row]
                     given = [list(per_row) for per_row in zip(*given)]  # [row][column]
@@ -263,7 +277,7 @@ class _Kernel:
         each = scf.ForOp(b0, b1, index_const(1), [])
         with ir.InsertionPoint(each.body):
             block = each.induction_variable
-            first, fixed = self.block_rows(block)
+            rows, fixed = self.block_rows(block)
             results = _unflat(restore(block), template)
             merged = []
             for r in range(self.R):
@@ -275,10 +289,10 @@ class _Kernel:
                         state = red.merge(ve, state, other[j], shape)
                     row.append(_merge_lanes(self.se, red, shape, state, self.L))
                 merged.append(row)
-            self.finish(first, fixed, n_vec, merged)
+            self.finish(rows, fixed, n_vec, merged)
             scf.YieldOp([])
 
-    def finish(self, first, fixed, start, merged) -> None:
+    def finish(self, rows, fixed, start, merged) -> None:
         """The scalar loop over [start, n) from the per-row states `merged`, then the stores of
         the rows of the block that exist."""
         se = self.se
@@ -289,9 +303,10 @@ class _Kernel:
                 self.arrays, self.dims, self.L, lambda a, i: memref.load(a, [i]), False
             )
             states = _unflat(tail.inner_iter_args, merged)
-            _step(self.old, se, fixed, loads, [(c, 0)], self.reds, self.ops, states)
+            given = [[v] for v in wide_values(se, self.sums, self.arrays, rows, c, self.L, False)]
+            _step(self.old, se, fixed, loads, [(c, 0)], self.reds, self.ops, states, given)
         for r, states in enumerate(_unflat(tail.results, merged)):
-            row = arith.addi(first, index_const(r)) if r else first
+            row = arith.addi(rows[0], index_const(r)) if r else rows[0]
             if self.R == 1:
                 _store(self.reds, states, self.outs, se, row)
                 continue
@@ -343,18 +358,14 @@ def _merge_cost(reds) -> int:
 def _column_loader(arrays, dims: dict, L: int, load_one, vector_lanes: bool):
     """Lanes of a reduced-index variable at column c, loaded once per (variable, column) and
     shared by every row of the block. Layout "tiles": columns come in tiles of L, each tile
-    stored component-major, so component k of column c = t L + l is at t L D + k L + l and a
-    vector loop reads one contiguous stream."""
+    stored component-major (formula_emit.tile_offset), so a vector loop reads one contiguous
+    stream."""
     cache = {}
 
     def load(pos, c, key):
         if (pos, key) not in cache:
             dim = dims[pos]
-            if vector_lanes:  # c = t L
-                base = arith.muli(c, index_const(dim))
-            else:
-                lane = arith.remui(c, index_const(L))
-                base = arith.addi(arith.muli(arith.subi(c, lane), index_const(dim)), lane)
+            base = tile_offset(c, dim, L, vector_lanes)
             cache[pos, key] = [
                 load_one(arrays[pos], arith.addi(base, index_const(k * L))) for k in range(dim)
             ]

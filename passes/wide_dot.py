@@ -25,7 +25,7 @@ from mlir.dialects import arith, memref, scf, vector
 
 from ..dialect.kernel import formula_ops, int_attr
 from ..dialect.ops.base import CHAINS, add_pairwise
-from .formula_emit import index_const
+from .formula_emit import index_const, tile_offset
 
 WIDE = 16  # shorter sums stay unrolled: their operands fit in registers
 
@@ -85,29 +85,31 @@ def _pair(op, operands, out_cat: int, square: bool) -> WideSum | None:
     return WideSum(op, x_pos, y_pos, dim_a, square, x_first)
 
 
-def wide_values(e, sums: list[WideSum], arrays, rows: list, column_base, L: int) -> list[dict]:
-    """Per row of the block, {op result: [lanes]} of every matched op at the column vector whose
-    tile data starts at column_base * D of its array (layout "tiles": component k at + k L)."""
+def wide_values(e, sums: list[WideSum], arrays, rows: list, column, L: int, vector_lanes: bool):
+    """Per row of the block, {op result: [lanes]} of every matched op at `column` of the
+    reduced index (with `vector_lanes`, the L columns from there; formula_emit.tile_offset)."""
     given = [{} for _ in rows]
     for s in sums:
-        for r, value in enumerate(_block_sums(e, s, arrays, rows, column_base, L)):
+        y_base = tile_offset(column, s.dim, L, vector_lanes)
+        for r, value in enumerate(_block_sums(e, s, arrays, rows, y_base, L)):
             given[r][s.op.result] = [value]
     return given
 
 
-def _block_sums(e, s: WideSum, arrays, rows: list, column_base, L: int) -> list:
+def _block_sums(e, s: WideSum, arrays, rows: list, y_base, L: int) -> list:
     D, R = s.dim, len(rows)
     x_rows = [arith.muli(r, index_const(D)) for r in rows]
-    y_base = arith.muli(column_base, index_const(D))
 
     def terms(k):
         """term(x[r, k], y[:, k]) for each row; k an index value."""
-        y = vector.load(
-            e.type, arrays[s.y_pos], [arith.addi(y_base, arith.muli(k, index_const(L)))]
-        )
+        offset = arith.addi(y_base, arith.muli(k, index_const(L)))
+        if e.is_vector:
+            y = vector.load(e.type, arrays[s.y_pos], [offset])
+        else:
+            y = memref.load(arrays[s.y_pos], [offset])
         out = []
         for x_row in x_rows:
-            x = vector.broadcast(e.type, memref.load(arrays[s.x_pos], [arith.addi(x_row, k)]))
+            x = e.splat(memref.load(arrays[s.x_pos], [arith.addi(x_row, k)]))
             if s.square:  # y - x = -(x - y) exactly; x as the subtrahend becomes the
                 d = e.sub(y, x)  # memory operand of the subtract (a broadcast load folded in)
                 out.append(e.mul(d, d))
