@@ -71,9 +71,11 @@ def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, Comp
         with cache.locked(key):  # processes starting together compile once
             hit = cache.lookup(key)
             if hit is None:
-                text, sig = native_ir(module)
-                meta = {"signature": sig.to_json(), "target": target}
-                path = cache.store(key, lambda p: native.build_shared_object(text, p, target), meta)
+                with native.LLVMJob(target) as job:  # LLVM loads while keir lowers
+                    text, sig = native_ir(module)
+                    meta = {"signature": sig.to_json(), "target": target}
+                    build = lambda p: native.build_shared_object(text, p, target, job)  # noqa: E731
+                    path = cache.store(key, build, meta)
     if hit is not None:
         path, sig = hit[0], Signature.from_json(hit[1]["signature"])
     kernel = Kernel(ctypes.CDLL(str(path)), sig, names)

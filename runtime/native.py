@@ -33,42 +33,81 @@ def _run(cmd: list[str]) -> None:
         raise CompileError(f"{Path(cmd[0]).name} failed ({proc.returncode}):\n{proc.stderr}")
 
 
-def build_shared_object(ir_text: str, out_path: Path, cpu: str | None = None) -> None:
-    """Compiles LLVM IR text to a shared object at `out_path` (linked against libiomp5)."""
+def build_shared_object(ir_text: str, out_path: Path, cpu: str | None = None, job=None) -> None:
+    """Compiles LLVM IR text to a shared object at `out_path` (linked against libiomp5), with
+    `job` (an LLVMJob started earlier for `cpu`) or a new one."""
     with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
         obj = Path(tmp) / "k.o"
-        compile_ir(ir_text, obj, cpu)
+        obj.write_bytes((job or LLVMJob(cpu)).finish(ir_text))
         link_shared([obj], out_path, rpath=str(toolchain.openmp_libdir()))
 
 
 def compile_ir(ir_text: str, out_path: Path, cpu: str | None = None, asm: bool = False) -> None:
     """LLVM IR text -> a PIC object file (or, with `asm`, assembly text) at `out_path`."""
-    cpu = cpu or toolchain.host_cpu()
-    with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
-        ll = Path(tmp) / "k.ll"
-        ll.write_text(ir_text)
-        # MLIR's translation emits unoptimised IR: opt runs LLVM's O3 pipeline, llc generates code.
-        # keir-tile-cpu vectorises the hot loop itself; LLVM's SLP vectorizer only finds scraps
-        # outside it, and it aborts on an assertion on some expanded sin/cos/log code (LLVM
-        # 22.1.8, assertions build; tests/test_lazytensor.py::test_expressions_match_numpy).
-        opt = [toolchain.opt(), "-O3", "-vectorize-slp=false", f"-mcpu={cpu}", str(ll), "-o", "-"]
+    out_path.write_bytes(LLVMJob(cpu, asm).finish(ir_text))
+
+
+class LLVMJob:
+    """`opt -O3 | llc`, started before the IR exists: each tool first spends ~15 ms loading
+    libLLVM, which then overlaps keir's lowering (on another core). Use as a context manager so
+    that a lowering error stops the tools.
+
+    MLIR's translation emits unoptimised IR: opt runs LLVM's O3 pipeline, llc generates code.
+    keir-tile-cpu vectorises the hot loop itself; LLVM's SLP vectorizer only finds scraps
+    outside it, and it aborts on an assertion on some expanded sin/cos/log code (LLVM 22.1.8,
+    assertions build; tests/test_lazytensor.py::test_expressions_match_numpy)."""
+
+    def __init__(self, cpu: str | None = None, asm: bool = False):
+        cpu = cpu or toolchain.host_cpu()
+        opt = [toolchain.opt(), "-O3", "-vectorize-slp=false", f"-mcpu={cpu}", "-", "-o", "-"]
         pic = ["-relocation-model=pic", f"-filetype={'asm' if asm else 'obj'}"]
-        llc = [toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, "-", "-o", str(out_path)]
-        _run_piped(opt, llc)
+        llc = [toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, "-", "-o", "-"]
+        self._errors = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        self._names = [Path(opt[0]).name, Path(llc[0]).name]
+        pipe = subprocess.PIPE
+        self._opt = subprocess.Popen(opt, stdin=pipe, stdout=pipe, stderr=self._errors[0])
+        self._llc = subprocess.Popen(
+            llc, stdin=self._opt.stdout, stdout=pipe, stderr=self._errors[1]
+        )
+        self._opt.stdout.close()  # llc owns the read end now
 
+    def finish(self, ir_text: str) -> bytes:
+        """Feeds the IR and returns llc's output (opt reads all its input before it writes, so
+        writing everything first cannot deadlock)."""
+        try:
+            try:
+                self._opt.stdin.write(ir_text.encode())
+            except BrokenPipeError:
+                pass  # opt has already failed: its message is reported below
+            finally:
+                self._opt.stdin.close()
+            out = self._llc.stdout.read()
+            codes = [self._opt.wait(), self._llc.wait()]
+            for name, code, err in zip(self._names, codes, self._errors):
+                if code != 0:
+                    err.seek(0)
+                    message = err.read().decode(errors="replace")
+                    raise CompileError(f"{name} failed ({code}):\n{message}")
+            return out
+        finally:
+            self.close()
 
-def _run_piped(first: list[str], second: list[str]) -> None:
-    """first | second: the second tool loads while the first one works (saves ~10 ms)."""
-    with tempfile.TemporaryFile() as err1, tempfile.TemporaryFile() as err2:
-        p1 = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=err1)
-        p2 = subprocess.Popen(second, stdin=p1.stdout, stderr=err2)
-        p1.stdout.close()  # the second tool now owns the read end
-        codes = p2.wait(), p1.wait()
-        for cmd, code, err in ((first, codes[1], err1), (second, codes[0], err2)):
-            if code != 0:
-                err.seek(0)
-                message = err.read().decode(errors="replace")
-                raise CompileError(f"{Path(cmd[0]).name} failed ({code}):\n{message}")
+    def close(self) -> None:
+        for proc in (self._opt, self._llc):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
+        for err in self._errors:
+            err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def link_shared(objects: list[Path], out_path: Path, rpath: str) -> None:

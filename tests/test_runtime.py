@@ -186,3 +186,13 @@ def test_a_cpu_compile_imports_no_gpu_pass(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_an_llvm_job_stopped_before_its_ir_leaves_no_process():
+    """compile_module starts opt | llc before lowering; a lowering error must stop them."""
+    from keir.runtime import native
+
+    job = native.LLVMJob()
+    with job:
+        pass
+    assert job._opt.poll() is not None and job._llc.poll() is not None
