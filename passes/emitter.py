@@ -169,15 +169,7 @@ class LaneEmitter:
 
     def each_lane(self, lanes: list, carried: list, body) -> list:
         """Folds body(scalars of lane l, carried) -> carried over l = 0 .. L-1, in order."""
-        from .formula_emit import index_const
-
-        n = self.type.shape[0]
-        loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
-        with ir.InsertionPoint(loop.body):
-            dyn = ir.ShapedType.get_dynamic_size()
-            lane = [vector.extract(v, [loop.induction_variable], [dyn]) for v in lanes]
-            scf.YieldOp(body(lane, list(loop.inner_iter_args)))
-        return list(loop.results)
+        return _fold_elements(lanes, self.type.shape[0], carried, body)
 
     def fold_items(self, items: list[list], carried: list, body) -> list:
         """Folds body(items[k], carried) -> carried over k = 0 .. len(items) - 1, in order.
@@ -189,19 +181,12 @@ class LaneEmitter:
             for item in items:
                 carried = body(list(item), carried)
             return carried
-        from .formula_emit import index_const
-
         n = len(items)
         packed = [
             vector.from_elements(ir.VectorType.get([n], column[0].type), list(column))
             for column in zip(*items)
         ]
-        loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
-        with ir.InsertionPoint(loop.body):
-            dyn = ir.ShapedType.get_dynamic_size()
-            item = [vector.extract(v, [loop.induction_variable], [dyn]) for v in packed]
-            scf.YieldOp(body(item, list(loop.inner_iter_args)))
-        return list(loop.results)
+        return _fold_elements(packed, n, carried, body)
 
     # ------------------------------------------------------------ control flow
     def when_any(self, cond, state: list, update) -> list:
@@ -216,3 +201,15 @@ class LaneEmitter:
         with ir.InsertionPoint(branch.else_block):
             scf.YieldOp(state)
         return list(branch.results)
+
+
+def _fold_elements(vectors: list, n: int, carried: list, body) -> list:
+    """A loop over k < n folding body([element k of each vector], carried) -> carried."""
+    from .formula_emit import index_const
+
+    loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
+    with ir.InsertionPoint(loop.body):
+        dyn = ir.ShapedType.get_dynamic_size()
+        element = [vector.extract(v, [loop.induction_variable], [dyn]) for v in vectors]
+        scf.YieldOp(body(element, list(loop.inner_iter_args)))
+    return list(loop.results)
