@@ -1,8 +1,8 @@
 """The register-blocked micro-kernel of keir-tile-cpu for long sums over the feature dimension.
 
-A formula's SqDist(x, y), SqNorm2(x - y), Sum(Square(x - y)), (x|y) or Sum(x * y) of a row
-variable x and a column variable y of dimension D >= WIDE is computed for the R rows of a
-register block at once, by a loop over the components:
+A formula's SqDist(x, y), SqNorm2(x - y), Norm2(x - y) (its square root), Sum(Square(x - y)),
+(x|y) or Sum(x * y) of a row variable x and a column variable y of dimension D >= WIDE is
+computed for the R rows of a register block at once, by a loop over the components:
 
     acc[r][k % 4] += (x[r, k] - y[:, k])^2       (or x[r, k] * y[:, k]) for r < R
 
@@ -32,11 +32,12 @@ WIDE = 16  # shorter sums stay unrolled: their operands fit in registers
 
 class WideSum:
     """One matched op: its result is sum_k term(x[k], y[k]) with x a row variable, y a column
-    variable (argument positions), `square` for (x - y)^2 terms, else x * y."""
+    variable (argument positions), `square` for (x - y)^2 terms, else x * y; with `root`, the
+    square root of that sum (Norm2)."""
 
     def __init__(self, op, x_pos: int, y_pos: int, dim: int, square: bool, x_first: bool):
         self.op, self.x_pos, self.y_pos, self.dim = op, x_pos, y_pos, dim
-        self.square, self.x_first = square, x_first
+        self.square, self.x_first, self.root = square, x_first, False
 
 
 def find_wide_sums(func, out_cat: int) -> list[WideSum]:
@@ -61,8 +62,11 @@ def _match(op, out_cat: int) -> WideSum | None:
         return _pair(op, operands, out_cat, square=True)
     if kind == "scalprod":
         return _pair(op, operands, out_cat, square=False)
-    if kind == "sqnorm2" and _kind(operands[0]) == "subtract":  # SqNorm2(x - y)
-        return _pair(op, list(operands[0].owner.operands), out_cat, square=True)
+    if kind in ("sqnorm2", "norm2") and _kind(operands[0]) == "subtract":  # SqNorm2(x - y)
+        match = _pair(op, list(operands[0].owner.operands), out_cat, square=True)
+        if match is not None:
+            match.root = kind == "norm2"  # Norm2(x - y): sqrt of the same sum, as its rule
+        return match
     if kind == "sum" and _kind(operands[0]) == "square":  # Sum(Square(x - y))
         inner = operands[0].owner.operands[0]
         if _kind(inner) == "subtract":
@@ -92,7 +96,7 @@ def wide_values(e, sums: list[WideSum], arrays, rows: list, column, L: int, vect
     for s in sums:
         y_base = tile_offset(column, s.dim, L, vector_lanes)
         for r, value in enumerate(_block_sums(e, s, arrays, rows, y_base, L)):
-            given[r][s.op.result] = [value]
+            given[r][s.op.result] = [e.sqrt(value) if s.root else value]
     return given
 
 

@@ -21,6 +21,7 @@ PATTERNS = {  # formula: its value in numpy (x: (M, 1, D), y: (1, N, D))
     "SqDist(x, y)": lambda x, y: ((x - y) ** 2).sum(-1),
     "SqNorm2(y - x)": lambda x, y: ((y - x) ** 2).sum(-1),
     "Sum(Square(x - y))": lambda x, y: ((x - y) ** 2).sum(-1),
+    "Norm2(x - y)": lambda x, y: np.sqrt(((x - y) ** 2).sum(-1)),
     "(x | y)": lambda x, y: (x * y).sum(-1),
     "Sum(y * x)": lambda x, y: (x * y).sum(-1),
 }
