@@ -6,6 +6,7 @@ object uses the large code model and would need DT_TEXTREL, which hardened syste
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -83,6 +84,8 @@ class LLVMJob:
                 self._opt.stdin.close()
             out = self._llc.stdout.read()
             codes = [self._opt.wait(), self._llc.wait()]
+            if codes[1] != 0 and codes[0] == -signal.SIGPIPE:
+                codes[0] = 0  # opt only lost its reader: llc's error is the one to report
             for name, code, err in zip(self._names, codes, self._errors):
                 if code != 0:
                     err.seek(0)

@@ -196,3 +196,21 @@ def test_an_llvm_job_stopped_before_its_ir_leaves_no_process():
     with job:
         pass
     assert job._opt.poll() is not None and job._llc.poll() is not None
+
+
+def test_a_failing_llc_is_the_error_reported(tmp_path, monkeypatch):
+    """opt | llc: when llc fails, its failure is reported, not opt's broken pipe."""
+    import shutil
+
+    import pytest
+
+    from keir.errors import CompileError
+    from keir.runtime import native, toolchain
+
+    monkeypatch.setattr(toolchain, "llc", lambda: shutil.which("false"))
+    big = "".join(
+        f"define i32 @f{k}(i32 %x) {{\n  %y = add i32 %x, {k}\n  ret i32 %y\n}}\n"
+        for k in range(4000)
+    )
+    with pytest.raises(CompileError, match=r"^false failed \(1\)"):
+        native.compile_ir(big, tmp_path / "k.o")
