@@ -19,7 +19,8 @@ variable (SqDist, (x|y), ...) runs in a loop over the components with R x 4 part
 registers (passes/wide_dot.py): unrolled, its D column vectors and R D row values did not fit
 in the 32 vector registers and LLVM spilled them. Gaussian sum, D = 64, float32, M = N = 10^4,
 2 threads, G pairs/s (`python benchmarks/table.py --cases gauss64 --sizes 10000`): unrolled
-0.73, with the loop 1.9 for any R from 1 to 8; float64 0.50 -> 0.8. The GEMM form |x|^2 + |y|^2 -
+0.73, with the loop 1.75; float64 0.50 -> 0.8. Any R from 1 to 8 gave 1.8-1.9 in one A/B
+run of the `rows` option, so R stays 4. The GEMM form |x|^2 + |y|^2 -
 2 x.y would halve the arithmetic again, but it cancels catastrophically for points far from
 the origin (float32 |x|^2 = 10^6 leaves d^2 wrong by ~0.1), so keir keeps the exact form;
 rewriting the formula that way is the user's choice.
