@@ -12,9 +12,6 @@ else from the loop stage (the upstream conversions leave LLVM-dialect input unch
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from .errors import CompileError, NotSupportedError
 
 FORMS = ("keir", "llvm-dialect", "llvm-ir", "asm", "ptx")
@@ -35,10 +32,7 @@ def emit(module, form: str, cpu: str | None = None, arch: str = PTX_ARCHS[0]) ->
     text = native.llvm_ir(module)
     if form == "llvm-ir":
         return text
-    with tempfile.TemporaryDirectory(prefix="keir-asm-") as tmp:
-        out = Path(tmp) / "k.s"
-        native.compile_ir(text, out, cpu, asm=True)
-        return out.read_text()
+    return native.LLVMJob(cpu, asm=True).finish(text).decode()
 
 
 def to_llvm_dialect(module) -> None:
