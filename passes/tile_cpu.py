@@ -204,13 +204,10 @@ class _Kernel:
     def init(self, e) -> list:
         return [red.init(e, shape) for red, shape, _ in self.reds]
 
-    def row_indices(self, block) -> list:
-        first = arith.muli(block, index_const(self.R))
-        return [_clamped_row(first, k, self.rows) for k in range(self.R)]
-
     def block_rows(self, block):
         """(the rows of the block, per row {pos: scalar lanes of its variables})."""
-        rows = self.row_indices(block)
+        first = arith.muli(block, index_const(self.R))
+        rows = [_clamped_row(first, k, self.rows) for k in range(self.R)]
         return rows, [row_values(self.sig, self.arrays, r, self.row_positions) for r in rows]
 
     def vector_chunk(self, b0, b1) -> None:

@@ -35,9 +35,9 @@ class WideSum:
     variable (argument positions), `square` for (x - y)^2 terms, else x * y; with `root`, the
     square root of that sum (Norm2)."""
 
-    def __init__(self, op, x_pos: int, y_pos: int, dim: int, square: bool, x_first: bool):
+    def __init__(self, op, x_pos, y_pos, dim, square: bool, x_first: bool, root: bool):
         self.op, self.x_pos, self.y_pos, self.dim = op, x_pos, y_pos, dim
-        self.square, self.x_first, self.root = square, x_first, False
+        self.square, self.x_first, self.root = square, x_first, root
 
 
 def find_wide_sums(func, out_cat: int) -> list[WideSum]:
@@ -62,11 +62,9 @@ def _match(op, out_cat: int) -> WideSum | None:
         return _pair(op, operands, out_cat, square=True)
     if kind == "scalprod":
         return _pair(op, operands, out_cat, square=False)
-    if kind in ("sqnorm2", "norm2") and _kind(operands[0]) == "subtract":  # SqNorm2(x - y)
-        match = _pair(op, list(operands[0].owner.operands), out_cat, square=True)
-        if match is not None:
-            match.root = kind == "norm2"  # Norm2(x - y): sqrt of the same sum, as its rule
-        return match
+    if kind in ("sqnorm2", "norm2") and _kind(operands[0]) == "subtract":  # (Sq)Norm2(x - y)
+        # Norm2: the square root of the same sum, as its rule
+        return _pair(op, list(operands[0].owner.operands), out_cat, True, kind == "norm2")
     if kind == "sum" and _kind(operands[0]) == "square":  # Sum(Square(x - y))
         inner = operands[0].owner.operands[0]
         if _kind(inner) == "subtract":
@@ -76,7 +74,7 @@ def _match(op, out_cat: int) -> WideSum | None:
     return None
 
 
-def _pair(op, operands, out_cat: int, square: bool) -> WideSum | None:
+def _pair(op, operands, out_cat: int, square: bool, root: bool = False) -> WideSum | None:
     if len(operands) != 2 or not all(_kind(v) == "var" for v in operands):
         return None
     (cat_a, pos_a, dim_a), (cat_b, pos_b, dim_b) = (
@@ -86,7 +84,7 @@ def _pair(op, operands, out_cat: int, square: bool) -> WideSum | None:
         return None
     x_first = cat_a == out_cat
     x_pos, y_pos = (pos_a, pos_b) if x_first else (pos_b, pos_a)
-    return WideSum(op, x_pos, y_pos, dim_a, square, x_first)
+    return WideSum(op, x_pos, y_pos, dim_a, square, x_first, root)
 
 
 def wide_values(e, sums: list[WideSum], arrays, rows: list, column, L: int, vector_lanes: bool):
