@@ -32,7 +32,16 @@ from pathlib import Path
 from .. import __version__
 from ..errors import KeirError
 
-_COMPILER_DIRS = ("dialect", "passes", "runtime")
+# Every module that decides what a binary holds: the dialect (op and reduction rules), the passes,
+# the runtime (toolchain flags, ABI) and the drivers that join them. A formula's text is not in
+# this list: it reaches the key through the IR.
+COMPILER_MODULES = (
+    "keir.dialect",
+    "keir.passes",
+    "keir.runtime",
+    "keir.compiler",
+    "keir.gpu_compiler",
+)
 LOCK_TIMEOUT = 600.0  # seconds; past it a waiter compiles too (harmless: publishing is atomic)
 
 
@@ -62,15 +71,25 @@ def _check_private(path: Path) -> None:
         )
 
 
+def compiler_sources() -> list[Path]:
+    """The source files of COMPILER_MODULES, packages walked recursively, in a stable order."""
+    import importlib.util
+
+    files = []
+    for name in COMPILER_MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin)
+        files += sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+    return files
+
+
 @functools.cache
 def compiler_fingerprint() -> str:
-    """Hash of the sources that decide what a binary contains."""
+    """Hash of the sources that decide what a binary contains (names and bytes)."""
     package = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for sub in _COMPILER_DIRS:
-        folder = Path(__import__(f"keir.{sub}", fromlist=["_"]).__file__).parent
-        for f in sorted(folder.glob("*.py")):
-            h.update(f.name.encode() + f.read_bytes())
+    for f in compiler_sources():
+        h.update(str(f.resolve()).encode() + b"\0" + f.read_bytes())
     h.update(str(package).encode())
     return h.hexdigest()[:16]
 
