@@ -127,9 +127,12 @@ class OpFactory:
 
 
 class KernelBuilder(OpFactory):
-    """Builds `func.func @name` holding a formula and its reduction; use as a context manager."""
+    """Builds `func.func @name` holding a formula and its reduction; use as a context manager.
+    With `module`, the function is appended to that module (several kernels, one module)."""
 
-    def __init__(self, dtype: str, name: str = "keir_kernel", formula: str | None = None):
+    def __init__(
+        self, dtype: str, name: str = "keir_kernel", formula: str | None = None, module=None
+    ):
         from mlir import ir
         from mlir.dialects import func
 
@@ -137,7 +140,7 @@ class KernelBuilder(OpFactory):
         self._scope = [self._ctx, ir.Location.unknown(self._ctx)]
         for s in self._scope:
             s.__enter__()
-        self.module = ir.Module.create()
+        self.module = module if module is not None else ir.Module.create()
         with ir.InsertionPoint(self.module.body):
             self.func = func.FuncOp(name, ir.FunctionType.get([], []))
         self.block = self.func.add_entry_block()

@@ -19,9 +19,8 @@ from ..dialect.ops import OPS
 from ..dialect.reductions import REDUCTIONS
 from ..errors import DimensionError, FormulaSyntaxError, NotSupportedError, UnknownOpError
 from . import names
-from .aliases import Alias, parse_aliases, var_from_call
+from .aliases import Alias, var_from_call
 from .limits import MAX_DIM, int_value
-from .parser import parse
 
 _INFIX = {"add": "Add", "sub": "Subtract", "mul": "Mult", "div": "Divide"}
 # x > y is LessThan(y, x), as in keopscore: (op name, operands swapped)
@@ -69,7 +68,7 @@ def reduction_name(name: str, text: str, column: int) -> str:
 
 def _column(node) -> int:
     if isinstance(node, Token):
-        return node.column - 1
+        return (node.column or 1) - 1  # tokens built by a transformation have no position
     meta = getattr(node, "meta", None)
     return meta.column - 1 if meta is not None and not meta.empty else 0
 
@@ -375,36 +374,31 @@ def build_kernel(
     name: str = "keir_kernel",
 ):
     """Builds the keir module of `formula`; returns (module, argument specs)."""
-    tree = parse(formula)
-    inner, inline = split_reduction(tree, formula)
-    if inline is not None and reduction is not None:
-        raise FormulaSyntaxError(
-            "the formula already contains a reduction; do not pass reduction_op as well", formula, 0
-        )
-    reduction = reduction or inline
-    if reduction is None:
-        raise FormulaSyntaxError(
-            "no reduction: write e.g. Sum_Reduction(f, 0) or pass reduction_op", formula, 0
-        )
+    from .spec import KernelSpec
+
+    return KernelSpec.parse(formula, aliases, reduction).build(dtype, name)
+
+
+def build_tree(spec, dtype: str, name: str = "keir_kernel", module=None):
+    """The keir IR of a KernelSpec (frontend/spec.py): (module, argument specs). With `module`,
+    the kernel's function is added to it (several kernels in one module, for keir-fuse)."""
     try:
-        return _build(formula, aliases, dtype, reduction, inner, name)
+        return _build(spec, dtype, name, module)
     except RecursionError:  # the walk recurses once per nesting level of the formula
         raise FormulaSyntaxError(
-            "the formula is nested too deeply (a few hundred levels at most)", formula, 0
+            "the formula is nested too deeply (a few hundred levels at most)", spec.text, 0
         ) from None
 
 
-def _build(formula: str, aliases, dtype: str, reduction: ReductionSpec, inner, name: str):
-    with KernelBuilder(dtype, name=name, formula=formula) as kb:
-        walker = _Walker(kb, formula, parse_aliases(aliases))
-        operands = [walker.build(inner)]
-        weight = reduction.weight
-        if weight is not None and not isinstance(weight, Tree):  # Genred's formula2: own text
-            walker.text = kb.formula = weight
-            weight = parse(weight)  # refuses anything but a string
-        if weight is not None:
-            operands.append(walker.build(weight))
-        kb.formula = walker.text = formula
+def _build(spec, dtype: str, name: str, module):
+    reduction = spec.reduction
+    with KernelBuilder(dtype, name=name, formula=spec.text, module=module) as kb:
+        walker = _Walker(kb, spec.text, list(spec.aliases))
+        operands = [walker.build(spec.formula)]
+        if reduction.weight is not None:
+            walker.text = kb.formula = spec.weight_text
+            operands.append(walker.build(reduction.weight))
+            kb.formula = walker.text = spec.text
         kb.reduction(reduction.kind, operands, reduction.axis, reduction.k, column=0)
         args = walker.argspecs()
         module = kb.finish(args)

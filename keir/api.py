@@ -11,8 +11,8 @@ import numpy as np
 from .dialect.builders import DTYPES
 from .dialect.reductions import REDUCTIONS
 from .errors import ArgumentError, NotSupportedError
-from .frontend.formula import ReductionSpec, build_kernel, reduction_name
-from .frontend.parser import parse
+from .frontend.formula import ReductionSpec, reduction_name
+from .frontend.spec import KernelSpec, Options
 from .runtime import cuda, results
 from .runtime.results import postprocess  # noqa: F401  (keir.api.postprocess, for fusion)
 
@@ -29,28 +29,28 @@ def _infer_dtype(args) -> str:
 
 
 class _Compiled:
-    """A formula compiled lazily once per dtype (the shared part of Genred and keops_kernel)."""
+    """A KernelSpec compiled lazily once per dtype (the shared part of Genred and keops_kernel).
 
-    def __init__(self, formula: str, aliases, reduction: ReductionSpec | None, dtype: str | None):
-        if isinstance(aliases, str):  # one alias: a list of its characters would be nonsense
-            aliases = [aliases]
-        if not isinstance(aliases, (list, tuple)):
-            raise ArgumentError(
-                f'aliases must be a list of strings such as "x = Vi(3)", got {aliases!r}'
-            )
-        self.formula, self.aliases, self.reduction = formula, list(aliases), reduction
+    The module built at construction (to check the formula and read its signature) is kept
+    and compiled by the first call in that dtype, so a formula is built once, not twice.
+    """
+
+    def __init__(self, spec: KernelSpec, dtype: str | None):
         if dtype is not None and dtype not in DTYPES:
             raise ArgumentError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.dtype = dtype
+        self.spec, self.dtype = spec, dtype
         self._kernels = {}
-        # Build once now so that a bad formula fails at construction, not at the first call.
         from .dialect.kernel import kernel_funcs, signature
 
-        module, _ = self.module(dtype or "float32")
+        first = dtype or "float32"
+        module, args = spec.build(first)  # a bad formula fails at construction
+        self._built = {first: (module, args)}
         self.signature = signature(kernel_funcs(module)[0])
 
     def module(self, dtype: str):
-        return build_kernel(self.formula, self.aliases, dtype, self.reduction)
+        """(module, argument specs) in `dtype`; the module is the caller's to consume."""
+        built = self._built.pop(dtype, None)
+        return built if built is not None else self.spec.build(dtype)
 
     def kernel(self, dtype: str, device=None):
         """The native CPU kernel, or with a CUDA `device` the GPU kernel compiled for it."""
@@ -75,6 +75,16 @@ class _Compiled:
             )
         device = cuda.select(backend, device_id)
         return results.call(self.kernel(self.dtype or _infer_dtype(args), device), args)
+
+
+def _alias_list(aliases) -> list:
+    if isinstance(aliases, str):  # one alias: a list of its characters would be nonsense
+        aliases = [aliases]
+    if not isinstance(aliases, (list, tuple)):
+        raise ArgumentError(
+            f'aliases must be a list of strings such as "x = Vi(3)", got {aliases!r}'
+        )
+    return list(aliases)
 
 
 def _k(reduction_op: str, opt_arg) -> int:
@@ -113,17 +123,34 @@ class Genred:
             raise ArgumentError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis}")
         kind = reduction_name(reduction_op, reduction_op, 0)
         k = _k(reduction_op, opt_arg) if REDUCTIONS[kind].uses_k else 0
-        if use_double_acc or dtype_acc not in ("auto", dtype):
-            raise NotSupportedError("accumulation in another dtype is not supported yet")
+        options = Options(
+            dtype_acc, use_double_acc, sum_scheme, enable_chunks, rec_multVar_highdim, use_fast_math
+        ).check(dtype)
         self.formula, self.aliases, self.reduction_op, self.axis = (
             formula,
-            aliases,
+            _alias_list(aliases),
             reduction_op,
             axis,
         )
         self.kind, self.k, self.formula2 = kind, k, formula2
-        spec = ReductionSpec(kind, axis, k, formula2)
-        self._compiled = _Compiled(formula, aliases, spec, dtype)
+        spec = KernelSpec.parse(
+            formula, self.aliases, ReductionSpec(kind, axis, k, formula2), options
+        )
+        self._compiled = _Compiled(spec, dtype)
+
+    @classmethod
+    def from_spec(cls, spec: KernelSpec, dtype: str | None = None) -> Genred:
+        """The Genred of a spec built by a transformation (keir.grad), with no formula text."""
+        self = cls.__new__(cls)
+        red = spec.reduction
+        self.formula, self.aliases, self.reduction_op, self.axis = None, None, red.kind, red.axis
+        self.kind, self.k, self.formula2 = red.kind, red.k, None
+        self._compiled = _Compiled(spec, dtype)
+        return self
+
+    @property
+    def spec(self) -> KernelSpec:
+        return self._compiled.spec
 
     def out_dim_hint(self) -> int:
         """Components per output row (K * D for KMin-like reductions)."""
@@ -149,9 +176,8 @@ class KeopsKernel:
     """The callable returned by `keops_kernel`: op([X, Y, ...]) as in RKeOps."""
 
     def __init__(self, formula: str, args):
-        self.formula, self.args = formula, list(args)
-        parse(formula)  # a syntax error surfaces here with its caret
-        self._compiled = _Compiled(formula, self.args, None, None)
+        self.formula, self.args = formula, _alias_list(args)
+        self._compiled = _Compiled(KernelSpec.parse(formula, self.args), None)
 
     def __call__(self, arrays, backend: str = "auto") -> np.ndarray:
         if not isinstance(arrays, (list, tuple)):

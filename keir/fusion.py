@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from .api import Genred, _infer_dtype, postprocess
 from .errors import ArgumentError, NotSupportedError
-from .frontend.aliases import parse_aliases
-from .frontend.formula import ReductionSpec, build_kernel
 
 
 def _genred_of(f) -> Genred:
@@ -21,7 +19,7 @@ def _genred_of(f) -> Genred:
 
     if isinstance(f, Genred):
         return f
-    if isinstance(f, GradFunction) and len(f._extra) == 1 and f.var.cat != 2:
+    if isinstance(f, GradFunction) and not f.needs_saved_forward and f.var.cat != 2:
         return f._genred  # a Sum gradient needs no saved forward values: a plain reduction
     raise NotSupportedError(
         "keir.fuse takes Genred objects and gradients of Sum reductions (not of parameters)"
@@ -35,28 +33,20 @@ class FusedKernel:
         self.parts = [_genred_of(f) for f in functions]
         if len({g.axis for g in self.parts}) != 1:
             raise ArgumentError("keir.fuse: the reductions must share their axis")
-        self.aliases = max((list(g.aliases) for g in self.parts), key=len)
+        self.aliases = max((g.spec.aliases for g in self.parts), key=len)
         for g in self.parts:
-            if [a.strip() for a in g.aliases] != [
-                a.strip() for a in self.aliases[: len(g.aliases)]
-            ]:
+            if g.spec.aliases != self.aliases[: len(g.spec.aliases)]:
                 raise ArgumentError("keir.fuse: argument lists must be prefixes of one another")
         self._kernels = {}
 
     def _kernel(self, dtype: str):
         if dtype not in self._kernels:
-            from mlir import ir
-
             from .compiler import compile_module
-            from .dialect.definition import context
 
-            funcs = []
+            module = None  # every part's kernel is built into the first part's module
             for k, g in enumerate(self.parts):
-                spec = ReductionSpec(g.kind, g.axis, g.k, g.formula2)
-                module, _ = build_kernel(g.formula, g.aliases, dtype, spec, name=f"keir_part{k}")
-                funcs.append(str(module.body.operations[0]))
-            module = ir.Module.parse("\n".join(funcs), context=context())
-            names = [a.name for a in parse_aliases(self.aliases)]
+                module, _ = g.spec.build(dtype, name=f"keir_part{k}", module=module)
+            names = [a.name for a in self.aliases]
             self._kernels[dtype], _ = compile_module(module, names)
         return self._kernels[dtype]
 

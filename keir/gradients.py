@@ -16,14 +16,16 @@ with the reduced index, passed as an extra array of row numbers.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .api import Genred, _infer_dtype
 from .errors import ArgumentError, NotSupportedError
-from .frontend.aliases import parse_aliases
+from .frontend.formula import ReductionSpec
+from .frontend.spec import KernelSpec, binary, call, var
 
 _SUPPORTED = ("Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "Max", "KMin")
-_CAT = ("Vi", "Vj")
 
 
 class GradFunction:
@@ -33,50 +35,64 @@ class GradFunction:
         if not isinstance(f, (Genred, GradFunction)):
             raise ArgumentError("keir.grad differentiates a keir.Genred or another keir.grad")
         self.f = f
-        aliases = parse_aliases(f.aliases)
-        self.var = _find(aliases, wrt)
-        self.n_args = len(aliases)
+        base = f.spec
+        self.var = _find(base, wrt)
+        self.n_args = len(base.aliases)
         if isinstance(f, GradFunction):
             self._check_higher_order()
         kind = f.kind
         if kind not in _SUPPORTED:
             raise NotSupportedError(f"the gradient of a {kind} reduction is not supported")
         out_cat = 0 if f.axis == 1 else 1
-        self._extra = []  # (alias, how to compute the array) for saved forward values
-        e = self._new(f"{_CAT[out_cat]}({f.out_dim_hint()})", "gradin")
-        formula = self._formula(kind, f, e, out_cat)
-        self.formula = formula
-        self.aliases = list(f.aliases) + [a for a, _ in self._extra]
+        self._roles = ["gradin"]  # the extra arguments, in order: gradin, then saved forward
+        spec, (e,) = base.with_arguments(("gradin", out_cat, f.out_dim_hint()))
+        spec, formula = self._formula(spec, kind, f, e, out_cat)
         self.kind, self.k, self.formula2 = "Sum", 0, None
         self.axis = 0 if self.var.cat == 1 else 1
-        self._genred = Genred(formula, self.aliases, reduction_op="Sum", axis=self.axis)
+        self.spec = KernelSpec(
+            formula, spec.aliases, ReductionSpec("Sum", self.axis), base.text, base.weight_text
+        )
+        self._genred = Genred.from_spec(self.spec)
+
+    @property
+    def needs_saved_forward(self) -> bool:
+        return len(self._roles) > 1
 
     # ------------------------------------------------------------ formula construction
-    def _new(self, spec: str, role: str) -> str:
-        name = f"_keir_{role}{len(self.f.aliases) + len(self._extra)}"  # unique in the aliases
-        self._extra.append((f"{name} = {spec}", role))
-        return name
+    def _saved_argument(self, spec: KernelSpec, role: str, cat: int, dim: int):
+        self._roles.append(role)
+        spec, (node,) = spec.with_arguments((role, cat, dim))
+        return spec, node
 
-    def _formula(self, kind: str, f, e: str, out_cat: int) -> str:
-        F, v = f.formula, self.var.name
+    def _formula(self, spec: KernelSpec, kind: str, f, e, out_cat: int):
+        """The gradient's formula tree, built from F's tree (never from its text)."""
+        F, v, g = spec.formula, var(self.var.name), spec.reduction.weight
         if kind == "Sum":
-            return f"Grad({F}, {v}, {e})"
-        out = self._new(f"{_CAT[out_cat]}({f.out_dim_hint()})", "out")
+            return spec, call("Grad", F, v, e)
+        spec, out = self._saved_argument(spec, "out", out_cat, f.out_dim_hint())
         if kind == "LogSumExp":
-            if f.formula2 is None:
-                return f"Grad({F}, {v}, {e} * Exp({F} - {out}))"
-            w, g = f"Exp({F} - {out})", f.formula2
-            return f"Grad({F}, {v}, Sum({e} * {w} * ({g}))) + Grad({g}, {v}, {e} * {w})"
+            w = call("Exp", binary("sub", F, out))
+            if g is None:
+                return spec, call("Grad", F, v, binary("mul", e, w))
+            we = binary("mul", e, w)
+            return spec, binary(
+                "add", call("Grad", F, v, call("Sum", binary("mul", we, g))), call("Grad", g, v, we)
+            )
         if kind == "SumSoftMaxWeight":
-            lse = self._new(f"{_CAT[out_cat]}(1)", "lse")
-            p, g = f"Exp({F} - {lse})", f.formula2
-            return f"Grad({g}, {v}, {p} * {e}) + Grad({F}, {v}, {p} * ({e} | ({g}) - {out}))"
-        index = self._new(f"{_CAT[1 - out_cat]}(1)", "index")  # row numbers of the reduced index
-        picked = f"Equal({index}, {out})"  # out here holds the selected indices
+            spec, lse = self._saved_argument(spec, "lse", out_cat, 1)
+            p = call("Exp", binary("sub", F, lse))
+            shift = binary("mul", p, binary("scalprod", e, binary("sub", g, out)))
+            return spec, binary(
+                "add", call("Grad", g, v, binary("mul", p, e)), call("Grad", F, v, shift)
+            )
+        spec, index = self._saved_argument(
+            spec, "index", 1 - out_cat, 1
+        )  # row numbers of the reduced index
+        picked = call("Equal", index, out)  # out here holds the selected indices
         if kind == "KMin":
-            K = f.k
-            return f"Grad({F}, {v}, VecMatMult(SumT(IntCst(1), {K}), {e} * {picked}))"
-        return f"Grad({F}, {v}, {e} * {picked})"
+            ones = call("SumT", call("IntCst", 1), f.k)
+            return spec, call("Grad", F, v, call("VecMatMult", ones, binary("mul", e, picked)))
+        return spec, call("Grad", F, v, binary("mul", e, picked))
 
     def _check_higher_order(self) -> None:
         if self.f.var.cat == 2:
@@ -88,15 +104,15 @@ class GradFunction:
 
     def _saved(self, args, dtype) -> list[np.ndarray]:
         f, saved = self.f, []
-        for _, role in self._extra[1:]:
+        for role in self._roles[1:]:
             if role == "out":
                 if f.kind in ("Min", "Max", "KMin"):
                     saved.append(_selected_indices(f, args))
                 else:
                     saved.append(np.asarray(f(*args)))
             elif role == "lse":
-                lse = Genred(f.formula, f.aliases, reduction_op="LogSumExp", axis=f.axis)
-                saved.append(lse(*args))
+                red = ReductionSpec("LogSumExp", f.axis)
+                saved.append(Genred.from_spec(replace(f.spec, reduction=red))(*args))
             elif role == "index":
                 reduced = _rows(f, args, 1 if f.axis == 1 else 0)
                 saved.append(np.arange(reduced, dtype=dtype)[:, None])
@@ -116,16 +132,16 @@ class GradFunction:
         return out
 
 
-def _find(aliases, wrt):
-    for a in aliases:
+def _find(spec: KernelSpec, wrt):
+    for a in spec.aliases:
         if wrt == a.name or wrt == a.pos:
             return a
-    names = ", ".join(a.name for a in aliases)
+    names = ", ".join(a.name for a in spec.aliases)
     raise ArgumentError(f"keir.grad: no argument {wrt!r} (arguments: {names})")
 
 
 def _rows(f, args, cat: int) -> int:
-    for a, arr in zip(parse_aliases(f.aliases), args):
+    for a, arr in zip(f.spec.aliases, args):
         if a.cat == cat:
             return np.shape(arr)[0]
     return 1
@@ -134,8 +150,8 @@ def _rows(f, args, cat: int) -> int:
 def _selected_indices(f, args) -> np.ndarray:
     """The indices Min/Max/KMin selected, as floats (the kernel compares them with row numbers)."""
     kind = {"Min": "ArgMin", "Max": "ArgMax", "KMin": "ArgKMin"}[f.kind]
-    opt = {"opt_arg": f.k} if f.kind == "KMin" else {}
-    idx = Genred(f.formula, f.aliases, reduction_op=kind, axis=f.axis, **opt)(*args)
+    red = ReductionSpec(kind, f.axis, f.k if f.kind == "KMin" else 0)
+    idx = Genred.from_spec(replace(f.spec, reduction=red))(*args)
     return np.asarray(idx, dtype=_infer_dtype(args)).reshape(len(idx), -1)
 
 
