@@ -56,16 +56,14 @@ class _Compiled:
         """The native CPU kernel, or with a CUDA `device` the GPU kernel compiled for it."""
         key = dtype if device is None else (dtype, device.ordinal)
         if key not in self._kernels:
+            from . import backends
+
             module, args = self.module(dtype)
             names = [a.name for a in args]
             if device is None:
-                from .compiler import compile_module
-
-                self._kernels[key], _ = compile_module(module, names)
+                self._kernels[key] = backends.get("cpu").compile(module, names)
             else:
-                from .gpu_compiler import compile_gpu
-
-                self._kernels[key] = compile_gpu(module, names, device)
+                self._kernels[key] = backends.get("cuda").compile(module, names, device=device)
         return self._kernels[key]
 
     def run(self, args, backend: str, device_id: int = -1) -> np.ndarray:

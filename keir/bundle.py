@@ -32,25 +32,17 @@ import numpy as np
 from . import __version__
 from .errors import BundleError, KeirError
 from .runtime import bundle as layout
+from .target import CPU_LEVELS, GPU_CHIPS, CpuTarget, GpuTarget, host
 
 KERNEL_FIELDS = ("name", "formula", "aliases", "reduction", "axis", "dtype", "opt_arg", "formula2")
 _FIELD_TYPES = dict(formula=str, reduction=str, axis=int, dtype=str, opt_arg=int, formula2=str)
 TOP_FIELDS = ("kernels", "targets", "cpu", "ptx_archs")
 TARGETS = ("cpu", "ptx")
-# the instruction sets an x86-64 micro-architecture level guarantees (/proc/cpuinfo names)
-_V2 = ["ssse3", "sse4_1", "sse4_2", "popcnt"]
-_V3 = _V2 + ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe"]
-CPU_LEVELS = {
-    "x86-64": [],
-    "x86-64-v2": _V2,
-    "x86-64-v3": _V3,
-    "x86-64-v4": _V3 + ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"],
-}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
-class KernelSpec:
+class KernelEntry:
     name: str
     formula: str
     aliases: tuple[str, ...]
@@ -63,10 +55,10 @@ class KernelSpec:
 
 @dataclass(frozen=True)
 class BundleSpec:
-    kernels: tuple[KernelSpec, ...]
+    kernels: tuple[KernelEntry, ...]
     targets: tuple[str, ...] = ("cpu",)
     cpu: str = "host"
-    ptx_archs: tuple[str, ...] = ("sm_80", "sm_90")
+    ptx_archs: tuple[str, ...] = GPU_CHIPS
 
 
 # ------------------------------------------------------------------ the spec
@@ -111,7 +103,7 @@ def parse_spec(data) -> BundleSpec:
     return BundleSpec(kernels, targets, cpu, archs)
 
 
-def _kernel(data, n: int) -> KernelSpec:
+def _kernel(data, n: int) -> KernelEntry:
     fields = _fields(data, KERNEL_FIELDS, f"kernel {n}")
     name = fields.get("name")
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
@@ -129,7 +121,7 @@ def _kernel(data, n: int) -> KernelSpec:
             )
     if fields.get("axis", 1) not in (0, 1):
         raise BundleError(f"kernel {name}: axis must be 0 or 1, got {fields['axis']!r}")
-    return KernelSpec(**{**fields, "aliases": tuple(aliases)})
+    return KernelEntry(**{**fields, "aliases": tuple(aliases)})
 
 
 # ------------------------------------------------------------------ building
@@ -161,7 +153,7 @@ def _build_into(spec: BundleSpec, out: Path) -> dict:
     from .runtime.toolchain import openmp_libdir
 
     start = time.perf_counter()
-    cpu, flags = _cpu(spec.cpu)
+    cpu = _cpu(spec.cpu)
     with tempfile.TemporaryDirectory(prefix="keir-bundle-") as tmp:
         compiled = [_compile_cpu(k, Path(tmp), cpu) for k in spec.kernels]
         link_shared([obj for _, obj in compiled], out / layout.LIBRARY, rpath="$ORIGIN")
@@ -174,7 +166,7 @@ def _build_into(spec: BundleSpec, out: Path) -> dict:
         "format": layout.FORMAT,
         "abi": layout.ABI_VERSION,
         "keir_version": __version__,
-        "target": {**layout.host_target(), "cpu": cpu, "cpu_flags": flags},
+        "target": {**layout.host_target(), "cpu": cpu.name, "cpu_flags": sorted(cpu.features)},
         "library": layout.LIBRARY,
         "openmp": layout.OPENMP,
         "files": {name: layout.sha256(out / name) for name in files},
@@ -185,16 +177,13 @@ def _build_into(spec: BundleSpec, out: Path) -> dict:
     return manifest
 
 
-def _cpu(choice: str) -> tuple[str, list[str]]:
-    """(LLVM CPU name, the /proc/cpuinfo flags a machine needs to run code built for it)."""
-    if choice != "host":
-        return choice, CPU_LEVELS[choice]
-    from .runtime.toolchain import host_cpu
-
-    return host_cpu(), sorted(layout.cpu_flags())
+def _cpu(choice: str) -> CpuTarget:
+    """The CPU to build for: this one, or a baseline level (its flags are what a machine needs
+    to run the bundle; its vector width is what keir-tile-cpu uses)."""
+    return host() if choice == "host" else CpuTarget.level(choice)
 
 
-def _build(k: KernelSpec):
+def _build(k: KernelEntry):
     """The keir module of a kernel spec and its argument specs; errors name the kernel."""
     from .frontend.formula import ReductionSpec, build_kernel, reduction_name
 
@@ -208,18 +197,18 @@ def _build(k: KernelSpec):
         raise BundleError(f"kernel {k.name}: {e}") from None
 
 
-def _compile_cpu(k: KernelSpec, tmp: Path, cpu: str) -> tuple[dict, Path]:
-    from .compiler import native_ir
+def _compile_cpu(k: KernelEntry, tmp: Path, cpu: CpuTarget) -> tuple[dict, Path]:
+    from .backends.cpu import BACKEND
     from .runtime.native import compile_ir
 
     module, args = _build(k)
-    text, sig = native_ir(module)
+    text, sig = BACKEND.native_ir(module, cpu)
     obj = tmp / f"{k.name}.o"
-    compile_ir(text, obj, cpu)
+    compile_ir(text, obj, cpu.name)
     return _describe(k, args, sig), obj
 
 
-def _describe(k: KernelSpec, args, sig) -> dict:
+def _describe(k: KernelEntry, args, sig) -> dict:
     """The manifest entry of a kernel: what a caller needs to know to call it."""
     from .dialect.signature import CAT_NAMES
 
@@ -253,11 +242,11 @@ def _output_rule(sig) -> dict:
 def _write_ptx(spec: BundleSpec, out: Path, entries: list[dict]) -> list[str]:
     """One PTX file per kernel and chip; the entry records how to launch it (keir-tile-gpu's
     GPU ABI: the fields of keir.runtime.gpu_kernel.GpuProgram, `code` being the file)."""
-    from .gpu_compiler import compile_ptx
+    from .backends.cuda import BACKEND
 
     files = []
     for k, entry in zip(spec.kernels, entries):
-        texts, launch = compile_ptx(_build(k)[0], spec.ptx_archs)
+        texts, launch = BACKEND.ptx(_build(k)[0], GpuTarget(spec.ptx_archs))
         entry["ptx"] = {**launch, "files": {}}
         for chip, text in texts.items():
             name = f"{k.name}.{chip}.ptx"

@@ -1,20 +1,18 @@
-"""The driver: keir IR -> (cached) shared object -> callable kernel.
+"""The CPU driver's entry points, kept for callers of keir.compiler: see keir.backends.cpu.
 
-It is the only place that joins the stages (frontend output, passes, runtime), so each stage
-stays ignorant of the others.
+kernel, info = compile_module(module, names)      # cached shared object, loaded
 """
 
 from __future__ import annotations
 
-import ctypes
-import time
 from dataclasses import dataclass
 
-from .dialect.kernel import kernel_funcs, signature
+from .backends.base import ir_text
+from .backends.cpu import BACKEND, lowered_signature
 from .dialect.signature import Signature
-from .errors import KeirError
-from .runtime import cache, native, toolchain
 from .runtime.launcher import Kernel
+
+__all__ = ["CompileInfo", "compile_module", "ir_text", "lowered_signature", "native_ir"]
 
 
 @dataclass
@@ -24,59 +22,14 @@ class CompileInfo:
     path: str
 
 
-def ir_text(module) -> str:
-    """The canonical text of a keir module (no locations): the cache key's source part."""
-    return module.operation.get_asm(enable_debug_info=False, print_generic_op_form=True)
+def native_ir(module, target=None) -> tuple[str, Signature]:
+    """The LLVM IR of the one native kernel of `module` (lowered in place) and its signature."""
+    return BACKEND.native_ir(module, target)
 
 
-def native_ir(module) -> tuple[str, Signature]:
-    """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel."""
-    from .passes import pipeline
-
-    pipeline.lower(module, "autodiff")  # after fusion: the signature of the real kernel
-    funcs = kernel_funcs(module)
-    if len(funcs) != 1:
-        raise KeirError("kernels reducing over different axes cannot share one binary")
-    pipeline.lower(module, "loops", start="autodiff")
-    sig = lowered_signature(module)  # keir-tile-cpu records the layout it chose
-    pipeline.lower(module, "llvm", start="loops")
-    return native.llvm_ir(module), sig
-
-
-def lowered_signature(module) -> Signature:
-    """The signature a lowering pass stored on the one kernel function of `module`."""
-    import json
-
-    from mlir import ir
-
-    for op in module.body.operations:
-        if "keir.signature" in op.attributes:
-            return Signature.from_json(
-                json.loads(ir.StringAttr(op.attributes["keir.signature"]).value)
-            )
-    raise KeirError("the lowered module holds no kernel signature")
-
-
-def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, CompileInfo]:
+def compile_module(module, names=None, target=None) -> tuple[Kernel, CompileInfo]:
     """Compiles the keir kernels of `module` into one native kernel (kernels over the same
     axis are fused); `module` is consumed: it is lowered in place."""
-    start = time.perf_counter()
-    funcs = kernel_funcs(module)
-    if not funcs:
-        raise KeirError("the module holds no keir kernel")
-    target = toolchain.host_cpu()
-    key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target)
-    hit = cache.lookup(key)
-    if hit is None:
-        with cache.locked(key):  # processes starting together compile once
-            hit = cache.lookup(key)
-            if hit is None:
-                with native.LLVMJob(target) as job:  # LLVM loads while keir lowers
-                    text, sig = native_ir(module)
-                    meta = {"signature": sig.to_json(), "target": target}
-                    build = lambda p: native.build_shared_object(text, p, target, job)  # noqa: E731
-                    path = cache.store(key, build, meta)
-    if hit is not None:
-        path, sig = hit[0], Signature.from_json(hit[1]["signature"])
-    kernel = Kernel(ctypes.CDLL(str(path)), sig, names)
-    return kernel, CompileInfo(hit is not None, time.perf_counter() - start, str(path))
+    built = BACKEND.build(module, target)
+    kernel = BACKEND.load(built, names)
+    return kernel, CompileInfo(built.cache_hit, built.seconds, built.path)

@@ -13,12 +13,12 @@ else from the loop stage (the upstream conversions leave LLVM-dialect input unch
 from __future__ import annotations
 
 from .errors import CompileError, NotSupportedError
+from .target import GPU_CHIPS
 
 FORMS = ("keir", "llvm-dialect", "llvm-ir", "asm", "ptx")
-PTX_ARCHS = ("sm_80", "sm_90")
 
 
-def emit(module, form: str, cpu: str | None = None, arch: str = PTX_ARCHS[0]) -> str:
+def emit(module, form: str, cpu: str | None = None, arch: str = GPU_CHIPS[0]) -> str:
     """The text of `module` (lowered in place as far as needed) in output form `form`."""
     if form == "keir":
         return str(module)
@@ -42,7 +42,7 @@ def to_llvm_dialect(module) -> None:
     pipeline.lower(module, "llvm", start="keir" if kernel_funcs(module) else "loops")
 
 
-def ptx(module, arch: str = PTX_ARCHS[0]) -> str:
+def ptx(module, arch: str = GPU_CHIPS[0]) -> str:
     """PTX for chip `arch` of a keir module, or of one at a GPU stage (after keir-tile-gpu,
     after the NVVM lowering, or holding the gpu.binary already)."""
     texts = ptx_texts(module, (arch,))
@@ -52,15 +52,16 @@ def ptx(module, arch: str = PTX_ARCHS[0]) -> str:
 
 
 def ptx_texts(module, chips) -> dict[str, str]:
-    """{chip: PTX} through keir's GPU lowering (keir.gpu_compiler, keir.passes.pipeline)."""
+    """{chip: PTX} through keir's GPU lowering (keir.backends.cuda, keir.passes.pipeline)."""
     from .dialect.kernel import kernel_funcs
     from .passes import gpu_binary, pipeline
     from .runtime.cuda_toolkit import require_toolkit
 
     if kernel_funcs(module):
-        from .gpu_compiler import compile_ptx
+        from .backends.cuda import BACKEND
+        from .target import GpuTarget
 
-        return compile_ptx(module, tuple(chips))[0]
+        return BACKEND.ptx(module, GpuTarget(tuple(chips)))[0]
     names = _op_names(module)
     if "gpu.binary" not in names:
         stage = "nvvm" if "gpu.module" in names else "gpu" if "gpu.launch" in names else None

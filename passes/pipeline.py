@@ -44,13 +44,22 @@ _STEPS = {
 }
 
 
-def lower(module, stop: str = "llvm", start: str = "keir"):
+def _cpu_steps(stage: str, vector_bytes: int | None) -> list[str]:
+    steps = list(_STEPS[stage])
+    if vector_bytes is not None:  # the target's width (keir.target.CpuTarget), else the host's
+        steps = [
+            f"{s}{{vector_bytes={vector_bytes}}}" if s == "keir-tile-cpu" else s for s in steps
+        ]
+    return steps
+
+
+def lower(module, stop: str = "llvm", start: str = "keir", vector_bytes: int | None = None):
     """Lowers `module` in place from stage `start` up to stage `stop` and returns it."""
     for stage in (stop, start):
         if stage not in STAGES:
             raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
-        run_pipeline(module, list(_STEPS[stage]))
+        run_pipeline(module, _cpu_steps(stage, vector_bytes))
     return module
 
 
@@ -59,7 +68,7 @@ def lower(module, stop: str = "llvm", start: str = "keir"):
 #     nvvm   the kernel outlined into a gpu.module, lowered to the NVVM dialect
 #     ptx    gpu.binary holding one PTX text per chip (gpu-module-to-binary{format=isa})
 GPU_STAGES = ("keir", "autodiff", "gpu", "nvvm", "ptx")
-GPU_CHIPS = ("sm_80", "sm_90")
+from ..target import GPU_CHIPS  # noqa: E402  (one list of chips, keir.target)
 
 # Constants go back into the launch before outlining (else they become kernel parameters).
 # Inside gpu.module: scf -> cf first (translation to LLVM IR refuses scf ops); math ops with a

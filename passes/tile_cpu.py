@@ -55,7 +55,6 @@ from .formula_emit import (
     tile_offset,
 )
 from .registry import Option
-from .target import lanes as host_lanes
 from .wide_dot import find_wide_sums, wide_values
 
 NAME = "keir-tile-cpu"
@@ -63,7 +62,8 @@ DESCRIPTION = "lower keir kernels to parallel rows with a vector<L> inner loop a
 
 
 OPTIONS = (
-    Option("lanes", int, None, "vector width (default: the host's register width)"),
+    Option("lanes", int, None, "vector width in elements (default: from vector_bytes)"),
+    Option("vector_bytes", int, None, "vector register bytes (default: the host CPU's)"),
     Option("rows", int, None, "output rows per register block (default: 4 if D >= 16, else 1)"),
     Option("cols", int, None, "column vectors per register block (default: 1)"),
     Option("block", int, None, "output rows per parallel work item, at most (default: 8 R)"),
@@ -71,16 +71,27 @@ OPTIONS = (
 )
 
 
-def run_on(module_op, lanes=None, rows=None, cols=None, block=None, tile=None):
+def run_on(module_op, lanes=None, vector_bytes=None, rows=None, cols=None, block=None, tile=None):
     limits = {"lanes": 64, "rows": 64, "cols": 64, "block": 4096, "tile": 1 << 30}
     for name, value in zip(limits, (lanes, rows, cols, block, tile)):
         if value is not None and not 1 <= value <= limits[name]:
             raise CompileError(f"keir-tile-cpu: {name} must be in [1, {limits[name]}], got {value}")
+    if vector_bytes not in (None, 16, 32, 64):
+        raise CompileError(f"keir-tile-cpu: vector_bytes must be 16, 32 or 64, got {vector_bytes}")
     check_module(module_op)
     for old in kernel_funcs(module_op):
         with ir.InsertionPoint(old), old.location:
-            _lower_kernel(old, lanes, rows, cols, block, tile)
+            L = lanes or _lanes(signature(old).dtype, vector_bytes)
+            _lower_kernel(old, L, rows, cols, block, tile)
         old.erase()
+
+
+def _lanes(dtype: str, vector_bytes: int | None) -> int:
+    if vector_bytes is None:
+        from ..target import host
+
+        vector_bytes = host().vector_bytes
+    return vector_bytes // (8 if dtype == "float64" else 4)
 
 
 class VectorLanes(LaneEmitter):
@@ -125,7 +136,7 @@ STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at m
 def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=None) -> None:
     sig = signature(old)
     elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
-    L = lanes or host_lanes(64 if sig.dtype == "float64" else 32)
+    L = lanes
     vtype = ir.VectorType.get([L], elem)
     buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], elem)
     index = ir.IndexType.get()

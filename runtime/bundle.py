@@ -20,12 +20,12 @@ import hashlib
 import json
 import os
 import platform
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..dialect.signature import Signature
 from ..errors import BundleError, BundleIntegrityError, BundleTargetError
+from ..target import cpu_flags
 from . import results
 from .launcher import Kernel
 
@@ -37,7 +37,6 @@ LIBRARY = "libkeir_bundle.so"
 OPENMP = "libiomp5.so"
 
 # /proc/cpuinfo flags of instruction-set extensions that LLVM may use when targeting a CPU
-_ISA = re.compile(r"(sse|ssse|avx|fma|f16c|bmi|movbe|popcnt|lzcnt|abm|adx|gfni|vaes|vpclmul)")
 
 
 def sha256(path: Path) -> str:
@@ -46,16 +45,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def cpu_flags() -> set[str]:
-    """The instruction-set extensions of this CPU, as /proc/cpuinfo names them."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return set()
-    return {flag for flag in line.partition(":")[2].split() if _ISA.match(flag)}
 
 
 def host_target() -> dict:

@@ -39,6 +39,8 @@ COMPILER_MODULES = (
     "keir.dialect",
     "keir.passes",
     "keir.runtime",
+    "keir.backends",
+    "keir.target",
     "keir.compiler",
     "keir.gpu_compiler",
 )

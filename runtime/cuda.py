@@ -108,15 +108,18 @@ def available() -> bool:
 
 
 def chip_for(capability: tuple[int, int]) -> str:
-    """The PTX target keir compiles for on a device of this compute capability."""
-    if capability >= (9, 0):
-        return "sm_90"
-    if capability >= (8, 0):
-        return "sm_80"
-    raise DeviceError(
-        f"keir's GPU kernels need compute capability 8.0 or newer, the device has "
-        f"{capability[0]}.{capability[1]}"
-    )
+    """The PTX target keir compiles for on a device of this compute capability: the newest of
+    keir.target.GPU_CHIPS that the device runs."""
+    from ..target import GPU_CHIPS
+
+    runs = [c for c in GPU_CHIPS if capability >= (int(c[3:-1]), int(c[-1]))]
+    if not runs:
+        oldest = GPU_CHIPS[0]
+        raise DeviceError(
+            f"keir's GPU kernels need compute capability {oldest[3:-1]}.{oldest[-1]} or newer, "
+            f"the device has {capability[0]}.{capability[1]}"
+        )
+    return runs[-1]
 
 
 @functools.cache

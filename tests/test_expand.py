@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from keir import Genred
-from keir.passes.target import lanes
 from keir.passes.vecmath_trig import BOUND
+from keir.target import host
 
 MAX_ULP = {"float32": 2, "float64": 4}
 UINT = {"float32": np.uint32, "float64": np.uint64}
@@ -46,7 +46,7 @@ def evaluate(formula: str, values: np.ndarray, dtype: str, chunk: int) -> np.nda
 
 def vector_and_tail(name: str, values: np.ndarray, dtype: str) -> np.ndarray:
     """F(values) on vector lanes (and a few in the tail), checked equal to the scalar tail's."""
-    width = lanes(np.dtype(dtype).itemsize * 8)
+    width = host().lanes(dtype)
     vector = evaluate(f"{name}(y)", values, dtype, 64 * width - 3)
     tail = evaluate(f"{name}(y)", values, dtype, width - 1)  # shorter than one vector
     np.testing.assert_array_equal(vector.view(UINT[dtype]), tail.view(UINT[dtype]))

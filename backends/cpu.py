@@ -1,0 +1,86 @@
+"""The CPU backend: keir IR -> OpenMP loops -> LLVM -> a cached shared object -> ctypes Kernel.
+
+Stages (passes/pipeline.py): keir, autodiff (keir-autodiff, keir-simplify, keir-fuse), loops
+(keir-tile-cpu at the target's vector width, keir-expand), llvm (upstream conversions). The
+binary is cached on disk by cache.cache_key (IR text, dtype, target, compiler sources).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+
+from .. import target as targets
+from ..dialect.kernel import kernel_funcs, signature
+from ..dialect.signature import Signature
+from ..errors import KeirError
+from ..runtime import cache, native
+from ..runtime.launcher import Kernel
+from .base import Backend, Built, Timer, ir_text, require_kernels, single_kernel
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+
+    @property
+    def stages(self):
+        from ..passes import pipeline
+
+        return pipeline.STAGES
+
+    def lower(self, module, stop: str, start: str = "keir", target=None):
+        from ..passes import pipeline
+
+        target = target or targets.host()
+        return pipeline.lower(module, stop, start, vector_bytes=target.vector_bytes)
+
+    def native_ir(self, module, target=None) -> tuple[str, Signature]:
+        """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel."""
+        self.lower(module, "autodiff", target=target)  # after fusion: the real kernel's signature
+        single_kernel(module)
+        self.lower(module, "loops", start="autodiff", target=target)
+        sig = lowered_signature(module)  # keir-tile-cpu records the layout it chose
+        self.lower(module, "llvm", start="loops", target=target)
+        return native.llvm_ir(module), sig
+
+    def build(self, module, target=None) -> Built:
+        timer = Timer()
+        target = target or targets.host()
+        funcs = require_kernels(module)
+        key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target.key())
+        hit = cache.lookup(key)
+        if hit is None:
+            with cache.locked(key):  # processes starting together compile once
+                hit = cache.lookup(key)
+                if hit is None:
+                    with native.LLVMJob(target.name) as job:  # LLVM loads while keir lowers
+                        text, sig = self.native_ir(module, target)
+                        meta = {"signature": sig.to_json(), "target": target.name}
+                        path = cache.store(
+                            key,
+                            lambda p: native.build_shared_object(text, p, target.name, job),
+                            meta,
+                        )
+                    return Built(meta, path=str(path), seconds=timer.seconds())
+        path, meta = hit
+        return Built(meta, path=str(path), cache_hit=True, seconds=timer.seconds())
+
+    def load(self, built: Built, names=None, **options) -> Kernel:
+        sig = Signature.from_json(built.meta["signature"])
+        return Kernel(ctypes.CDLL(built.path), sig, names)
+
+
+def lowered_signature(module) -> Signature:
+    """The signature a lowering pass stored on the one kernel function of `module`."""
+    from mlir import ir
+
+    for op in module.body.operations:
+        if "keir.signature" in op.attributes:
+            return Signature.from_json(
+                json.loads(ir.StringAttr(op.attributes["keir.signature"]).value)
+            )
+    raise KeirError("the lowered module holds no kernel signature")
+
+
+BACKEND = CpuBackend()
+__all__ = ["BACKEND", "kernel_funcs", "lowered_signature"]
