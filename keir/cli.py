@@ -126,6 +126,7 @@ def _compile_gpu(module, args) -> int:
 
 
 def cmd_opt(args) -> int:
+    from .dialect.kernel import kernel_funcs
     from .emit import emit
     from .passes.registry import run_pipeline
 
@@ -137,6 +138,8 @@ def cmd_opt(args) -> int:
     if not args.file:
         raise KeirError("keir opt: give an .mlir file (or - for stdin)")
     module = parse_module(_read(args.file))
+    if kernel_funcs(module):  # IRDL checks types only: dims and variables are checked here
+        run_pipeline(module, ["keir-verify"])
     if args.pipeline:
         run_pipeline(module, args.pipeline, print_ir_after_all=args.print_ir_after_all)
     print(emit(module, args.emit))

@@ -5,7 +5,8 @@
 
 The gradient formula is built with Grad (eliminated by keir-autodiff) and reduced over the
 index that the variable does not carry: over j for an i-variable, over i for a j-variable, over
-both for a parameter. Reductions other than Sum need values of the forward pass, passed as
+both for a parameter. Each reduction's rule (ReductionDef.grad, in keir.dialect.reductions)
+builds the formula tree; reductions other than Sum need values of the forward pass, passed as
 extra arguments ("saved forward", as keopscore's Grad_WithSavedForward):
     LogSumExp         sum_c Grad(F, v, e exp(F - out))
     SumSoftMaxWeight  sum_c Grad(g, v, p e) + Grad(F, v, p (e | g - out)),  p = exp(F - lse)
@@ -21,11 +22,11 @@ from dataclasses import replace
 import numpy as np
 
 from .api import Genred, _infer_dtype
+from .dialect.reductions import REDUCTIONS, RedShape
 from .errors import ArgumentError, NotSupportedError
+from .frontend import spec as trees
 from .frontend.formula import ReductionSpec
-from .frontend.spec import KernelSpec, binary, call, var
-
-_SUPPORTED = ("Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "Max", "KMin")
+from .frontend.spec import KernelSpec
 
 
 class GradFunction:
@@ -40,13 +41,28 @@ class GradFunction:
         self.n_args = len(base.aliases)
         if isinstance(f, GradFunction):
             self._check_higher_order()
-        kind = f.kind
-        if kind not in _SUPPORTED:
-            raise NotSupportedError(f"the gradient of a {kind} reduction is not supported")
+        rule = REDUCTIONS[f.kind].grad
+        if rule is None:
+            raise NotSupportedError(f"the gradient of a {f.kind} reduction is not supported")
         out_cat = 0 if f.axis == 1 else 1
+        shapes = {  # (category, dim) of each value the rule may ask for (SAVED_ROLES)
+            "out": (out_cat, f.out_dim_hint()),
+            "selected": (out_cat, f.out_dim_hint()),
+            "lse": (out_cat, 1),
+            "index": (1 - out_cat, 1),
+        }
         self._roles = ["gradin"]  # the extra arguments, in order: gradin, then saved forward
         spec, (e,) = base.with_arguments(("gradin", out_cat, f.out_dim_hint()))
-        spec, formula = self._formula(spec, kind, f, e, out_cat)
+
+        def saved(role: str):
+            nonlocal spec
+            self._roles.append(role)
+            spec, (node,) = spec.with_arguments((role, *shapes[role]))
+            return node
+
+        g = base.reduction.weight
+        shape = RedShape(f.out_dim_hint(), 0, f.k)
+        formula = rule(trees, base.formula, trees.var(self.var.name), e, g, shape, saved)
         self.kind, self.k, self.formula2 = "Sum", 0, None
         self.axis = 0 if self.var.cat == 1 else 1
         self.spec = KernelSpec(
@@ -57,42 +73,6 @@ class GradFunction:
     @property
     def needs_saved_forward(self) -> bool:
         return len(self._roles) > 1
-
-    # ------------------------------------------------------------ formula construction
-    def _saved_argument(self, spec: KernelSpec, role: str, cat: int, dim: int):
-        self._roles.append(role)
-        spec, (node,) = spec.with_arguments((role, cat, dim))
-        return spec, node
-
-    def _formula(self, spec: KernelSpec, kind: str, f, e, out_cat: int):
-        """The gradient's formula tree, built from F's tree (never from its text)."""
-        F, v, g = spec.formula, var(self.var.name), spec.reduction.weight
-        if kind == "Sum":
-            return spec, call("Grad", F, v, e)
-        spec, out = self._saved_argument(spec, "out", out_cat, f.out_dim_hint())
-        if kind == "LogSumExp":
-            w = call("Exp", binary("sub", F, out))
-            if g is None:
-                return spec, call("Grad", F, v, binary("mul", e, w))
-            we = binary("mul", e, w)
-            return spec, binary(
-                "add", call("Grad", F, v, call("Sum", binary("mul", we, g))), call("Grad", g, v, we)
-            )
-        if kind == "SumSoftMaxWeight":
-            spec, lse = self._saved_argument(spec, "lse", out_cat, 1)
-            p = call("Exp", binary("sub", F, lse))
-            shift = binary("mul", p, binary("scalprod", e, binary("sub", g, out)))
-            return spec, binary(
-                "add", call("Grad", g, v, binary("mul", p, e)), call("Grad", F, v, shift)
-            )
-        spec, index = self._saved_argument(
-            spec, "index", 1 - out_cat, 1
-        )  # row numbers of the reduced index
-        picked = call("Equal", index, out)  # out here holds the selected indices
-        if kind == "KMin":
-            ones = call("SumT", call("IntCst", 1), f.k)
-            return spec, call("Grad", F, v, call("VecMatMult", ones, binary("mul", e, picked)))
-        return spec, call("Grad", F, v, binary("mul", e, picked))
 
     def _check_higher_order(self) -> None:
         if self.f.var.cat == 2:
@@ -106,10 +86,9 @@ class GradFunction:
         f, saved = self.f, []
         for role in self._roles[1:]:
             if role == "out":
-                if f.kind in ("Min", "Max", "KMin"):
-                    saved.append(_selected_indices(f, args))
-                else:
-                    saved.append(np.asarray(f(*args)))
+                saved.append(np.asarray(f(*args)))
+            elif role == "selected":
+                saved.append(_selected_indices(f, args))
             elif role == "lse":
                 red = ReductionSpec("LogSumExp", f.axis)
                 saved.append(Genred.from_spec(replace(f.spec, reduction=red))(*args))
@@ -149,8 +128,8 @@ def _rows(f, args, cat: int) -> int:
 
 def _selected_indices(f, args) -> np.ndarray:
     """The indices Min/Max/KMin selected, as floats (the kernel compares them with row numbers)."""
-    kind = {"Min": "ArgMin", "Max": "ArgMax", "KMin": "ArgKMin"}[f.kind]
-    red = ReductionSpec(kind, f.axis, f.k if f.kind == "KMin" else 0)
+    kind = REDUCTIONS[f.kind].selector
+    red = ReductionSpec(kind, f.axis, f.k if REDUCTIONS[kind].uses_k else 0)
     idx = Genred.from_spec(replace(f.spec, reduction=red))(*args)
     return np.asarray(idx, dtype=_infer_dtype(args)).reshape(len(idx), -1)
 

@@ -2,8 +2,8 @@
 
 Stages are named so the driver (and `keir compile --emit`) can stop after any of them:
     keir        the formula as built by the frontend
-    autodiff    after keir-autodiff (no keir.grad left), keir-simplify (exact identities)
-                and keir-fuse (one kernel per axis)
+    autodiff    after keir-verify (dimension checks), keir-autodiff (no keir.grad left),
+                keir-simplify (exact identities) and keir-fuse (one kernel per axis)
     loops       after keir-lower-cpu: scf.parallel / scf.for on arith+math
     llvm        LLVM dialect, after the upstream conversions (scf -> openmp -> llvm)
 """
@@ -38,7 +38,7 @@ STAGES = ("keir", "autodiff", "loops", "llvm")
 
 
 _STEPS = {
-    "autodiff": ("keir-autodiff", "keir-simplify", "keir-fuse"),
+    "autodiff": ("keir-verify", "keir-autodiff", "keir-simplify", "keir-fuse"),
     "loops": KEIR_TO_LOOPS,
     "llvm": UPSTREAM_CPU,
 }

@@ -153,6 +153,7 @@ def _check_accepts(name: str, run_on: Callable, options: tuple[Option, ...]) -> 
 # keir's own passes by name, each imported and registered on first use: a CPU compile then
 # never imports the GPU passes (and the gpu dialect's Python classes: 12 ms).
 BUILTIN = {
+    "keir-verify": "verify",
     "keir-autodiff": "autodiff",
     "keir-simplify": "simplify",
     "keir-fuse": "fuse",

@@ -21,52 +21,56 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
+from mlir.rewrite import RewritePatternSet, apply_patterns_and_fold_greedily
 
 from ..dialect.builders import OpFactory, dim_of
-from ..dialect.kernel import dtype_of, float_attr, int_attr, kernel_funcs, operations, param_values
+from ..dialect.kernel import dtype_of, float_attr, int_attr, kernel_funcs, param_values
 from ..dialect.ops import BY_MNEMONIC
 from .autodiff import erase_dead_ops
 
 NAME = "keir-simplify"
 DESCRIPTION = "fold constants and exact algebraic identities (x*1, -(-x), x-0, ...)"
 
-# correctly rounded in IEEE arithmetic: numpy and the compiled code agree bit for bit
-FOLDABLE = frozenset(
-    "add subtract mult divide minus square inv sqrt abs equal notequal lessthan lessorequal".split()
-)
-# results that are never -0, so that x + 0 == x
-NEVER_MINUS_ZERO = frozenset(
-    "exp square sqnorm2 sqdist equal notequal lessthan lessorequal".split()
-)
-
 
 def run_on(module_op) -> None:
+    """The rules as MLIR rewrite patterns (one per op with a rule, plus constant folding),
+    applied by MLIR's greedy driver; dead keir ops are erased after, since IRDL ops carry no
+    purity trait the driver could use."""
+    from mlir.rewrite import GreedyRewriteConfig, GreedySimplifyRegionLevel
+
+    config = GreedyRewriteConfig()
+    config.region_simplification_level = GreedySimplifyRegionLevel.DISABLED
+    patterns = _patterns()
     for func in kernel_funcs(module_op):
         block = func.regions[0].blocks[0]
+        erase_dead_ops(block)  # so that dead ops are not rewritten
+        apply_patterns_and_fold_greedily(func, patterns, config)
         erase_dead_ops(block)
-        while _sweep(block):
-            erase_dead_ops(block)  # so that dead ops are not rewritten again
 
 
-def _sweep(block) -> bool:
-    """One rewrite of every op that matches a rule; True if anything changed."""
-    changed = False
-    for op in operations(block):
-        kind = op.name.removeprefix("keir.")
-        if not op.name.startswith("keir.") or not op.results or kind in ("var", "cst", "intcst"):
-            continue
-        with ir.InsertionPoint(op), op.location:
+def _patterns():
+    patterns = RewritePatternSet()
+    for kind in sorted(set(_RULES) | {d.mnemonic for d in BY_MNEMONIC.values() if d.foldable}):
+        patterns.add(f"keir.{kind}", _pattern(kind))
+    return patterns.freeze()
+
+
+def _pattern(kind: str):
+    def rewrite(op, rewriter):
+        with rewriter.ip, op.location:
             new = _fold(op, kind)
             if new is None:
                 new = _identity(op, kind)
-        if new is not None:
-            op.result.replace_all_uses_with(new)
-            op.erase()
-            changed = True
-    return changed
+        if new is None:
+            return True  # no match
+        rewriter.replace_op(op, [new])
+        return None
+
+    return rewrite
 
 
 def _factory(op) -> OpFactory:
+    """Creates the replacement ops just before `op` (the rewriter's insertion point)."""
     elem = ir.VectorType(op.result.type).element_type
     return OpFactory(elem, ir.InsertionPoint(op), location=op.location)
 
@@ -92,7 +96,7 @@ def constant(value) -> np.ndarray | None:
 
 
 def _fold(op, kind: str):
-    if kind not in FOLDABLE:
+    if kind not in BY_MNEMONIC or not BY_MNEMONIC[kind].foldable:
         return None
     values = [constant(v) for v in op.operands]
     if any(v is None for v in values):
@@ -129,7 +133,8 @@ def _never_minus_zero(value) -> bool:
     owner = value.owner
     if isinstance(owner, ir.Block):
         return False
-    if owner.operation.name.removeprefix("keir.") in NEVER_MINUS_ZERO:
+    d = BY_MNEMONIC.get(owner.operation.name.removeprefix("keir."))
+    if d is not None and d.never_minus_zero:
         return True
     lanes = constant(value)
     return lanes is not None and not np.any((lanes == 0) & np.signbit(lanes))

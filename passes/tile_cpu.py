@@ -156,7 +156,7 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
-        state_lanes = R * C * L * len(_flat([k.init(k.se)]))  # (unused constants fold away)
+        state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
         k.G = max(1, min(block // R if block else CHUNK_BLOCKS, STATE_BUFFER // state_lanes))
         blocks = _ceildiv(k.rows, R)
         per_chunk = arith.maxui(

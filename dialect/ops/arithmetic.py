@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import OpDef, elementwise, register, require, zero_vjp
+from .base import OpDef, elementwise, register, require, set_properties, zero_vjp
 
 
 def _ipow(e, a, n: int):
@@ -191,3 +191,9 @@ register(
         "Zero", lambda n: 0.0, lambda n: n, "the zero vector of dimension n", "Zero(3) + x", ("n",)
     ),
 )
+
+set_properties(
+    "Add Subtract Mult Divide Minus Square Inv Equal NotEqual LessThan LessOrEqual", foldable=True
+)
+set_properties("Square Equal NotEqual LessThan LessOrEqual", never_minus_zero=True)
+set_properties("Minus", complex="safe")

@@ -38,6 +38,15 @@ class OpDef:
     # Reverse-mode rule: (b, g, out, *operands, **params) -> one adjoint (or None: zero) per
     # operand, as keir.dialect.symbolic.Sym values; None here: not differentiable.
     vjp: Callable[..., list] | None = None
+    # Correctly rounded in IEEE arithmetic: numpy and the compiled code agree bit for bit, so
+    # keir-simplify may fold it on constants.
+    foldable: bool = False
+    # Its result is never -0, so x + 0 == x for it (keir-simplify).
+    never_minus_zero: bool = False
+    # How it treats the interleaved (re, im) pairs of complex values (LazyTensor's checks):
+    # "" real only; "safe" means the same on pairs as on complex numbers; "complex" a complex
+    # op; "to_complex" / "to_real" turn reals into complex numbers or complex into reals.
+    complex: str = ""
 
     @property
     def mnemonic(self) -> str:
@@ -52,6 +61,12 @@ def register(*defs: OpDef) -> None:
         if d.name in OPS:
             raise ValueError(f"operation {d.name} is defined twice")
         OPS[d.name] = d
+
+
+def set_properties(names: str, **fields) -> None:
+    """Sets properties (foldable, never_minus_zero, complex) of ops registered above."""
+    for name in names.split():
+        OPS[name] = replace(OPS[name], **fields)
 
 
 def attach_vjps(rules: dict) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import OpDef, attach_vjps, register, require
+from .base import OPS, OpDef, attach_vjps, register, require, set_properties
 
 
 # ---------------------------------------------------------------- dimension rules
@@ -396,3 +396,10 @@ attach_vjps(
         "ComplexExp1j": lambda b, g, out, x: [b("ComplexImag", _times_conj(b, g, out))],
     }
 )
+
+set_properties(" ".join(n for n in OPS if n.startswith("Complex")), complex="complex")
+set_properties(
+    "ComplexReal ComplexImag ComplexAbs ComplexAngle ComplexSquareAbs", complex="to_real"
+)
+set_properties("Real2Complex Imag2Complex ComplexExp1j", complex="to_complex")
+set_properties("Conj", complex="safe")

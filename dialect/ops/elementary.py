@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import elementwise, register, zero_vjp
+from .base import elementwise, register, set_properties, zero_vjp
 
 
 def _nan_safe(fn):
@@ -292,3 +292,6 @@ register(
         vjp=_mod_vjp,
     ),
 )
+
+set_properties("Sqrt Abs", foldable=True)
+set_properties("Exp", never_minus_zero=True)

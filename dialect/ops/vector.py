@@ -19,6 +19,7 @@ from .base import (
     ref_sum,
     register,
     require,
+    set_properties,
     sum_lanes,
     to_scalar,
     zero_vjp,
@@ -447,3 +448,7 @@ attach_vjps(
         "OneHot": zero_vjp,
     }
 )
+
+set_properties("SqNorm2 SqDist", never_minus_zero=True)
+set_properties("Concat", complex="safe")
+set_properties("SqNorm2 Norm2", complex="to_real")  # sum |z_k|^2 and its square root: reals

@@ -44,6 +44,45 @@ class ReductionDef:
     # (emitter, state a, state b, shape) -> the state of both: combines partial states (vector
     # lanes, threads); ties go to the smaller index, so the result is as if sequential.
     merge: Callable | None = None
+    # (raw (rows, out_dim) output, K) -> the result in pykeops' form (int64 indices, pairs)
+    output: Callable = lambda out, k: out
+    # The gradient as a formula: (t, F, v, e, g, shape, saved) -> a formula tree, where t
+    # builds trees (t.call, t.binary; keir.frontend.spec), F and g are the formula and weight
+    # trees, v the variable, e the output adjoint and saved(role) a value of the forward pass
+    # passed as an extra argument (see SAVED_ROLES); None: not differentiable.
+    grad: Callable | None = None
+    # For a selecting reduction (Min, KMin, ...): the reduction giving the selected indices.
+    selector: str | None = None
+    indices: bool = False  # its output holds indices (exact in float32 below 2**24 only)
+
+    def state_len(self, shape: RedShape) -> int:
+        """Lanes of the running state, from `init` (no IR: init only makes constants)."""
+        return len(self.init(_ConstantsOnly(), shape))
+
+
+# What a gradient rule may ask the forward pass for (keir.gradients computes them):
+#     out       the reduction's output          (indexed like the output, out_dim)
+#     selected  the selector's indices          (indexed like the output, out_dim)
+#     lse       the formula's LogSumExp         (indexed like the output, 1)
+#     index     the row numbers of the reduced index (indexed by it, 1)
+SAVED_ROLES = ("out", "selected", "lse", "index")
+
+
+class _ConstantsOnly:
+    """Stands in for an emitter where a rule only creates constants (a reduction's init)."""
+
+    def const(self, value):
+        return value
+
+
+def by_k(out: np.ndarray, k: int) -> np.ndarray:
+    """(rows, K*D) -> (rows, K, D), squeezed to (rows, K) when D == 1, as pykeops."""
+    out = out.reshape(out.shape[0], k, out.shape[1] // k)  # not -1: rows may be 0
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def as_indices(out: np.ndarray) -> np.ndarray:
+    return out.astype(np.int64)
 
 
 REDUCTIONS: dict[str, ReductionDef] = {}

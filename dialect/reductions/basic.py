@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReductionDef, before, reduced_last, register, without_nan
+from .base import ReductionDef, as_indices, before, reduced_last, register, without_nan
+
+
+def _selected_grad(t, F, v, e, g, sh, saved):
+    """The derivative at the selected index: Grad(F, v, e [c == selected])."""
+    picked = t.call("Equal", saved("index"), saved("selected"))
+    return t.call("Grad", F, v, t.binary("mul", e, picked))
 
 
 def _better(e, kind: str):
@@ -47,6 +53,8 @@ def _extremum(kind: str) -> ReductionDef:
         lambda e, s, sh: s,
         f"{kind} over the reduced index, per component",
         merge=merge,
+        grad=_selected_grad,
+        selector=f"Arg{kind.capitalize()}",
     )
 
 
@@ -85,7 +93,14 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
         (lambda e, s, sh: s) if with_value else (lambda e, s, sh: s[sh.f :]),
         doc,
         merge=merge,
+        output=_value_and_index if with_value else (lambda out, k: as_indices(out)),
+        indices=True,
     )
+
+
+def _value_and_index(out, k):
+    d = out.shape[-1] // 2
+    return out[:, :d], as_indices(out[:, d:])
 
 
 register(
@@ -98,6 +113,7 @@ register(
         lambda e, s, sh: s,
         "sum over the reduced index",
         merge=lambda e, a, b, sh: [e.add(x, y) for x, y in zip(a, b)],
+        grad=lambda t, F, v, e, g, sh, saved: t.call("Grad", F, v, e),
     ),
     _extremum("max"),
     _extremum("min"),

@@ -20,7 +20,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReductionDef, before, reduced_last, register, without_nan
+from .base import ReductionDef, as_indices, before, by_k, reduced_last, register, without_nan
+
+
+def _values_and_indices(out, k):
+    pairs = out.reshape(out.shape[0], k, 2, out.shape[1] // (2 * k))
+    vals, idx = pairs[:, :, 0], as_indices(pairs[:, :, 1])
+    return (vals[..., 0], idx[..., 0]) if vals.shape[-1] == 1 else (vals, idx)
+
+
+def _kmin_grad(t, F, v, e, g, sh, saved):
+    """Each of the K selected values passes its adjoint back: sum over k of
+    Grad(F, v, e_k [c == selected_k]), written as a product with a K-vector of ones."""
+    picked = t.call("Equal", saved("index"), saved("selected"))
+    ones = t.call("SumT", t.call("IntCst", 1), sh.k)
+    return t.call("Grad", F, v, t.call("VecMatMult", ones, t.binary("mul", e, picked)))
 
 
 def _init(e, sh):
@@ -168,6 +182,9 @@ register(
         "the K smallest values, in increasing order, per component",
         uses_k=True,
         merge=_merge,
+        output=lambda out, k: by_k(out, k),
+        grad=_kmin_grad,
+        selector="ArgKMin",
     ),
     ReductionDef(
         "ArgKMin",
@@ -179,6 +196,8 @@ register(
         "the indices of the K smallest values, per component",
         uses_k=True,
         merge=_merge,
+        output=lambda out, k: as_indices(by_k(out, k)),
+        indices=True,
     ),
     ReductionDef(
         "KMin_ArgKMin",
@@ -190,5 +209,7 @@ register(
         "the K smallest values and their indices, per component",
         uses_k=True,
         merge=_merge,
+        output=_values_and_indices,
+        indices=True,
     ),
 )

@@ -85,7 +85,27 @@ def _ref(finish, softmax: bool):
     return ref
 
 
-def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc):
+def _lse_grad(t, F, v, e, g, sh, saved):
+    """d/dv log sum exp(F) g: the softmax weights w = exp(F - out) times e."""
+    we = t.binary("mul", e, t.call("Exp", t.binary("sub", F, saved("out"))))
+    if g is None:
+        return t.call("Grad", F, v, we)
+    return t.binary(
+        "add",
+        t.call("Grad", F, v, t.call("Sum", t.binary("mul", we, g))),
+        t.call("Grad", g, v, we),
+    )
+
+
+def _softmax_grad(t, F, v, e, g, sh, saved):
+    """d/dv of sum p g, p = exp(F - lse): Grad(g, v, p e) + Grad(F, v, p (e | g - out))."""
+    out = saved("out")
+    p = t.call("Exp", t.binary("sub", F, saved("lse")))
+    shift = t.binary("mul", p, t.binary("scalprod", e, t.binary("sub", g, out)))
+    return t.binary("add", t.call("Grad", g, v, t.binary("mul", p, e)), t.call("Grad", F, v, shift))
+
+
+def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc, grad=None):
     def dim(sh):
         scalar_formula(sh)
         return out_dim(sh)
@@ -100,6 +120,7 @@ def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc):
         doc,
         weight=weight,
         merge=_merge,
+        grad=grad,
     )
 
 
@@ -116,6 +137,7 @@ register(
         "optional",
         False,
         "log sum exp(f), or log sum exp(f) g with a weight g",
+        _lse_grad,
     ),
     _shift_exp(
         "Max_SumShiftExp",
@@ -143,5 +165,6 @@ register(
         "required",
         True,
         "sum exp(f) g / sum exp(f): the softmax-weighted average of g",
+        _softmax_grad,
     ),
 )

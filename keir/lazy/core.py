@@ -34,14 +34,16 @@ _INFIX = {
     "<=": "LessOrEqual",
     ">=": "LessOrEqual",
 }
-# Ops that turn reals into complex numbers, or complex numbers into reals.
-_TO_COMPLEX = {"Real2Complex", "Imag2Complex", "ComplexExp1j"}
-_TO_REAL = {"ComplexReal", "ComplexImag", "ComplexAbs", "ComplexAngle", "ComplexSquareAbs"}
-_TO_REAL |= {"SqNorm2", "Norm2"}  # sum |z_k|^2 and its square root: reals
-# Ops that mean the same on interleaved (re, im) pairs as on complex numbers. Others (Exp, Log,
-# Square, ...) would act on real and imaginary parts separately: pykeops computes that silently,
-# keir refuses it.
-_COMPLEX_SAFE = {"Minus", "Concat", "Conj", "Grad", "Diff"}
+# How an op treats complex operands comes from its OpDef (`complex`); Grad and Diff are not ops
+# of the table (the frontend expands them) and mean the same on (re, im) pairs.
+_DERIVATIVES = ("Grad", "Diff")
+
+
+def _complex_role(op: str) -> str:
+    if op in _DERIVATIVES:
+        return "safe"
+    d = OPS.get(_INFIX.get(op, op))
+    return d.complex if d is not None else ""
 
 
 def _scalar_is(x, value) -> bool:
@@ -84,7 +86,8 @@ def apply(op: str, operands, params=(), dim: int | None = None, infix: bool = Fa
     """The LazyTensor `op(operands..., params...)`, or `(a op b)` for an infix operator."""
     operands = [lift(o) for o in operands]
     is_complex = any(o.is_complex for o in operands)
-    if is_complex and not (op in _COMPLEX_SAFE or op.startswith("Complex") or op in _TO_REAL):
+    role = _complex_role(op) if not infix else ""
+    if is_complex and not role:
         raise NotSupportedError(
             f"{op} of a ComplexLazyTensor: keir has no complex {op}, and applying it to the "
             "interleaved real and imaginary parts (as pykeops does) would not mean a complex "
@@ -103,9 +106,9 @@ def apply(op: str, operands, params=(), dim: int | None = None, infix: bool = Fa
         formula = f"({texts[0]} {op} {texts[1]})"
     else:
         formula = f"{op}({', '.join(texts + [_render_param(p) for p in params])})"
-    if op in _TO_COMPLEX:
+    if role == "to_complex":
         is_complex = True
-    elif op in _TO_REAL:
+    elif role == "to_real":
         is_complex = False
     return combine(operands, formula, dim, is_complex)
 
