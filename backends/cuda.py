@@ -18,7 +18,7 @@ class CudaBackend(GpuLowering):
 
     def ptx(self, module, target: GpuTarget | None = None, block: int | None = None):
         """({chip: PTX text}, launch info) of the kernel of `module` (lowered in place)."""
-        from ..passes import gpu_binary
+        from ..passes.lowering import gpu_binary
         from ..runtime.cuda_toolkit import require_toolkit
 
         chips = (target or GpuTarget()).chips

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from .emit import FORMS
 from .errors import KeirError
+from .output_forms import FORMS
 
 DEFAULT_FORMULA = "Sum_Reduction(Exp(-s * SqNorm2(x - y)) * b, 0)"
 DEFAULT_ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "s = Pm(1)"]
@@ -98,7 +98,7 @@ def cmd_compile(args) -> int:
     if args.target == "gpu" or args.emit in GPU_EMITS:
         return _compile_gpu(module, args)
     if args.emit in ("llvm-ir", "asm"):
-        from .emit import emit
+        from .output_forms import emit
 
         print(emit(pipeline.lower(module, "llvm"), args.emit))
     else:
@@ -127,7 +127,7 @@ def _compile_gpu(module, args) -> int:
 
 def cmd_opt(args) -> int:
     from .dialect.kernel import kernel_funcs
-    from .emit import emit
+    from .output_forms import emit
     from .passes.registry import run_pipeline
 
     for path in args.load or []:
@@ -207,7 +207,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_formulas(args) -> int:
-    from .reference import markdown
+    from .formula_docs import markdown
 
     print(markdown(), end="")
     return 0

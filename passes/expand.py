@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from mlir import ir
 
-from .vecmath_exp import exp
-from .vecmath_log import log
-from .vecmath_trig import cos, sin
+from .lowering.vecmath_exp import exp
+from .lowering.vecmath_log import log
+from .lowering.vecmath_trig import cos, sin
 
 NAME = "keir-expand"
 DESCRIPTION = "expand math.exp, log, sin and cos into polynomial code without libm calls"

@@ -28,7 +28,7 @@ from mlir import ir
 from mlir.dialects import arith, memref, scf
 
 from ..errors import NotSupportedError
-from .formula_emit import index_const
+from .lowering.formula import index_const
 
 NAME = "keir-gpu-to-cpu"
 DESCRIPTION = "emulate gpu.launch on the CPU: blocks in parallel, threads as loops between barriers"

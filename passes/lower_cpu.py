@@ -22,8 +22,8 @@ from mlir.dialects import arith, func, memref, scf
 
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, kernel_funcs, signature
-from .emitter import LaneEmitter
-from .formula_emit import index_const, reduce_step, reductions_of, row_values, split_state
+from .lowering.formula import index_const, reduce_step, reductions_of, row_values, split_state
+from .lowering.lanes import LaneEmitter
 
 NAME = "keir-lower-cpu"
 DESCRIPTION = "lower keir kernels to scf.parallel over output rows with a sequential inner loop"

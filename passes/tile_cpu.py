@@ -28,7 +28,10 @@ Reduced-index variables arrive in layout "tiles" (see keir.dialect.signature): t
 stored component-major, so the vector loop reads one contiguous stream (component-major over
 all n rows, it read D streams: 0.37 G pairs/s instead of 0.48, D = 64 unrolled, one thread);
 the launcher lays them out (O(n D) work beside the O(M N) loop).
-Options: lanes, rows, cols, block, tile (OPTIONS).
+Options: lanes, vector_bytes, rows, cols, block, tile (OPTIONS).
+
+Long (~400 lines) because it is one pass: its micro-kernel (lowering/wide_dot.py), lane
+arithmetic and formula emission (lowering/) are already apart; what is left is the loop nest.
 """
 
 from __future__ import annotations
@@ -43,8 +46,7 @@ from mlir.dialects import arith, func, memref, scf, vector
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature
 from ..errors import CompileError
-from .emitter import LaneEmitter
-from .formula_emit import (
+from .lowering.formula import (
     feeding_only,
     formula_ops,
     index_const,
@@ -54,8 +56,9 @@ from .formula_emit import (
     split_state,
     tile_offset,
 )
+from .lowering.lanes import LaneEmitter
+from .lowering.wide_dot import find_wide_sums, wide_values
 from .registry import Option
-from .wide_dot import find_wide_sums, wide_values
 
 NAME = "keir-tile-cpu"
 DESCRIPTION = "lower keir kernels to parallel rows with a vector<L> inner loop and a scalar tail"
@@ -367,7 +370,7 @@ def _merge_cost(reds) -> int:
 def _column_loader(arrays, dims: dict, L: int, load_one, vector_lanes: bool):
     """Lanes of a reduced-index variable at column c, loaded once per (variable, column) and
     shared by every row of the block. Layout "tiles": columns come in tiles of L, each tile
-    stored component-major (formula_emit.tile_offset), so a vector loop reads one contiguous
+    stored component-major (lowering.formula.tile_offset), so a vector loop reads one contiguous
     stream."""
     cache = {}
 

@@ -31,8 +31,8 @@ from mlir.dialects import arith, func, gpu, memref, scf
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, formula_ops, int_attr, kernel_funcs, signature
 from ..errors import CompileError
-from .emitter import LaneEmitter
-from .formula_emit import index_const, reduce_step, reductions_of, row_values, split_state
+from .lowering.formula import index_const, reduce_step, reductions_of, row_values, split_state
+from .lowering.lanes import LaneEmitter
 
 NAME = "keir-tile-gpu"
 DESCRIPTION = "lower keir kernels to gpu.launch: a thread per output row, shared-memory tiles"

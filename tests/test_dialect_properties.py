@@ -32,7 +32,7 @@ def _shapes(red):
 def test_state_len_matches_the_emitted_init(name):
     from mlir import ir
 
-    from keir.passes.emitter import LaneEmitter
+    from keir.passes.lowering.lanes import LaneEmitter
 
     red = REDUCTIONS[name]
     with context(), ir.Location.unknown():

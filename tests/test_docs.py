@@ -46,7 +46,7 @@ def test_readme_example(code, printed):
 
 def test_formula_reference_is_up_to_date():
     """docs/formulas.md is `keir formulas`: regenerate it when an op or reduction changes."""
-    from keir.reference import markdown
+    from keir.formula_docs import markdown
 
     path = README.parent / "docs" / "formulas.md"
     assert path.read_text() == markdown(), "run: keir formulas > docs/formulas.md"
@@ -55,7 +55,7 @@ def test_formula_reference_is_up_to_date():
 def test_formula_reference_lists_every_op_and_reduction():
     from keir.dialect.ops import OPS
     from keir.dialect.reductions import REDUCTIONS
-    from keir.reference import markdown
+    from keir.formula_docs import markdown
 
     text = markdown()
     for name in OPS:

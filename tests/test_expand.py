@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from keir import Genred
-from keir.passes.vecmath_trig import BOUND
+from keir.passes.lowering.vecmath_trig import BOUND
 from keir.target import host
 
 MAX_ULP = {"float32": 2, "float64": 4}

@@ -13,7 +13,7 @@ import pytest
 from keir.compiler import compile_module
 from keir.frontend.formula import ReductionSpec, build_kernel
 from keir.passes import tile_cpu
-from keir.passes.wide_dot import find_wide_sums
+from keir.passes.lowering.wide_dot import find_wide_sums
 
 from conftest import assert_close
 

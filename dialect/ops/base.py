@@ -3,7 +3,7 @@
 An `OpDef` holds everything keir knows about one KeOps operation: its spelling, arity, integer
 parameters, dimension rule, numpy reference semantics (the test oracle), its lowering to lane
 arithmetic, a one-line meaning and an example. The lowering only calls methods of an *emitter*
-(keir.passes.emitter.LaneEmitter), so the dialect never imports the passes and the same rule
+(keir.passes.lowering.lanes.LaneEmitter), so the dialect never imports the passes and the same rule
 serves scalar lanes and vector lanes.
 
 Values are vectors of `dim` components; in element-wise operations an operand of dimension 1

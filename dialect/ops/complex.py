@@ -9,6 +9,8 @@ keir follows its code rather than its docs:
 - ComplexAbs = Sqrt(ComplexSquareAbs), ComplexAngle = Atan2(Imag, Real) and
   ComplexDivide(f, g) = Real2Complex(Inv(ComplexSquareAbs(g))) * (f * Conj(g)) are KeOps
   compositions; the lowerings compose the same lane rules so results round as KeOps rounds.
+
+Long (~400 lines) because it is one family's table: definitions and vjps stay together.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ dimension rules, and their error messages, are the compiler's.
 
 This module holds the class, its constructor conventions and the Python operators; the many
 one-line formula methods are generated from a table in methods.py, reductions and solves live
-in reduce.py and complex numbers in complex.py.
+in reduce.py and complex numbers in complex.py. It stays long (~490 lines): the class and its
+Python operators are one type's interface, and splitting the dunders off would scatter it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// keir-tile-cpu's micro-kernel for a long sum over the components (passes/wide_dot.py):
+// keir-tile-cpu's micro-kernel for a long sum over the components (passes/lowering/wide_dot.py):
 // SqDist of 18 components for a block of 2 rows. Components 0-3 start 4 partial sums per row,
 // a loop over components 4-15 carries the 2 x 4 sums (each column component loaded once for
 // both rows, each row value a scalar load), components 16-17 are added after it; then the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import CompileError
+from ...errors import CompileError
 
 
 def _ops(module, name: str) -> list:

@@ -7,8 +7,8 @@ by its rule in keir.dialect.ops through the emitter, which fixes the lane type.
 
 from __future__ import annotations
 
-from ..dialect.kernel import float_attr, formula_ops, int_attr, param_values
-from ..dialect.ops import BY_MNEMONIC
+from ...dialect.kernel import float_attr, formula_ops, int_attr, param_values
+from ...dialect.ops import BY_MNEMONIC
 
 
 def emit_formula(func, e, load, given: dict | None = None) -> dict:
@@ -66,7 +66,7 @@ def split_state(lanes: list, like: list[list]) -> list[list]:
 
 def reductions_of(sig) -> list:
     """(ReductionDef, RedShape, Output) of each output of a kernel signature."""
-    from ..dialect.reductions import REDUCTIONS, RedShape
+    from ...dialect.reductions import REDUCTIONS, RedShape
 
     return [
         (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)

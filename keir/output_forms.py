@@ -54,7 +54,8 @@ def ptx(module, arch: str = GPU_CHIPS[0]) -> str:
 def ptx_texts(module, chips) -> dict[str, str]:
     """{chip: PTX} through keir's GPU lowering (keir.backends.cuda, keir.passes.pipeline)."""
     from .dialect.kernel import kernel_funcs
-    from .passes import gpu_binary, pipeline
+    from .passes import pipeline
+    from .passes.lowering import gpu_binary
     from .runtime.cuda_toolkit import require_toolkit
 
     if kernel_funcs(module):

@@ -23,9 +23,9 @@ from __future__ import annotations
 from mlir import ir
 from mlir.dialects import arith, memref, scf, vector
 
-from ..dialect.kernel import formula_ops, int_attr
-from ..dialect.ops.base import CHAINS, add_pairwise
-from .formula_emit import index_const, tile_offset
+from ...dialect.kernel import formula_ops, int_attr
+from ...dialect.ops.base import CHAINS, add_pairwise
+from .formula import index_const, tile_offset
 
 WIDE = 16  # shorter sums stay unrolled: their operands fit in registers
 
@@ -89,7 +89,7 @@ def _pair(op, operands, out_cat: int, square: bool, root: bool = False) -> WideS
 
 def wide_values(e, sums: list[WideSum], arrays, rows: list, column, L: int, vector_lanes: bool):
     """Per row of the block, {op result: [lanes]} of every matched op at `column` of the
-    reduced index (with `vector_lanes`, the L columns from there; formula_emit.tile_offset)."""
+    reduced index (with `vector_lanes`, the L columns from there; lowering.formula.tile_offset)."""
     given = [{} for _ in rows]
     for s in sums:
         y_base = tile_offset(column, s.dim, L, vector_lanes)

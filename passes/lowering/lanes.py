@@ -205,7 +205,7 @@ class LaneEmitter:
 
 def _fold_elements(vectors: list, n: int, carried: list, body) -> list:
     """A loop over k < n folding body([element k of each vector], carried) -> carried."""
-    from .formula_emit import index_const
+    from .formula import index_const
 
     loop = scf.ForOp(index_const(0), index_const(n), index_const(1), carried)
     with ir.InsertionPoint(loop.body):
