@@ -28,33 +28,35 @@ class CpuBackend(Backend):
 
         return pipeline.STAGES
 
-    def lower(self, module, stop: str, start: str = "keir", target=None):
+    def lower(self, module, stop: str, start: str = "keir", target=None, states: bool = False):
         from ..passes import pipeline
 
         target = target or targets.host()
-        return pipeline.lower(module, stop, start, vector_bytes=target.vector_bytes)
+        return pipeline.lower(module, stop, start, vector_bytes=target.vector_bytes, states=states)
 
-    def native_ir(self, module, target=None) -> tuple[str, Signature]:
-        """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel."""
+    def native_ir(self, module, target=None, states: bool = False) -> tuple[str, Signature]:
+        """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel;
+        with `states`, its outputs are the raw reduction states (keir.dask merges them)."""
         self.lower(module, "autodiff", target=target)  # after fusion: the real kernel's signature
         single_kernel(module)
-        self.lower(module, "loops", start="autodiff", target=target)
+        self.lower(module, "loops", start="autodiff", target=target, states=states)
         sig = lowered_signature(module)  # keir-tile-cpu records the layout it chose
         self.lower(module, "llvm", start="loops", target=target)
         return native.llvm_ir(module), sig
 
-    def build(self, module, target=None) -> Built:
+    def build(self, module, target=None, states: bool = False) -> Built:
         timer = Timer()
         target = target or targets.host()
         funcs = require_kernels(module)
-        key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target.key())
+        variant = target.key() + (";states" if states else "")
+        key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, variant)
         hit = cache.lookup(key)
         if hit is None:
             with cache.locked(key):  # processes starting together compile once
                 hit = cache.lookup(key)
                 if hit is None:
                     with native.LLVMJob(target.name) as job:  # LLVM loads while keir lowers
-                        text, sig = self.native_ir(module, target)
+                        text, sig = self.native_ir(module, target, states)
                         meta = {"signature": sig.to_json(), "target": target.name}
                         path = cache.store(
                             key,
@@ -64,6 +66,9 @@ class CpuBackend(Backend):
                     return Built(meta, path=str(path), seconds=timer.seconds())
         path, meta = hit
         return Built(meta, path=str(path), cache_hit=True, seconds=timer.seconds())
+
+    def compile(self, module, names=None, target=None, states: bool = False, **options):
+        return self.load(self.build(module, target, states), names)
 
     def load(self, built: Built, names=None, **options) -> Kernel:
         sig = Signature.from_json(built.meta["signature"])

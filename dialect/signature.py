@@ -37,6 +37,9 @@ class Signature:
     # component-major, so that a vector of `lanes` consecutive indices is one contiguous load
     layout: str = "rows"
     lanes: int = 0
+    # True: each output holds its reduction's raw running state (ReductionDef.state_len lanes
+    # per row, before finalize), for callers that merge partial results (keir.dask)
+    states: bool = False
 
     @property
     def out_cat(self) -> int:

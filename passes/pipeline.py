@@ -44,22 +44,29 @@ _STEPS = {
 }
 
 
-def _cpu_steps(stage: str, vector_bytes: int | None) -> list[str]:
-    steps = list(_STEPS[stage])
+def _cpu_steps(stage: str, vector_bytes: int | None, states: bool) -> list[str]:
+    options = []
     if vector_bytes is not None:  # the target's width (keir.target.CpuTarget), else the host's
-        steps = [
-            f"{s}{{vector_bytes={vector_bytes}}}" if s == "keir-tile-cpu" else s for s in steps
-        ]
-    return steps
+        options.append(f"vector_bytes={vector_bytes}")
+    if states:
+        options.append("states")
+    tile = "keir-tile-cpu" + ("{" + " ".join(options) + "}" if options else "")
+    return [tile if s == "keir-tile-cpu" else s for s in _STEPS[stage]]
 
 
-def lower(module, stop: str = "llvm", start: str = "keir", vector_bytes: int | None = None):
+def lower(
+    module,
+    stop: str = "llvm",
+    start: str = "keir",
+    vector_bytes: int | None = None,
+    states: bool = False,
+):
     """Lowers `module` in place from stage `start` up to stage `stop` and returns it."""
     for stage in (stop, start):
         if stage not in STAGES:
             raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
-        run_pipeline(module, _cpu_steps(stage, vector_bytes))
+        run_pipeline(module, _cpu_steps(stage, vector_bytes, states))
     return module
 
 

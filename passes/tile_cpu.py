@@ -71,10 +71,20 @@ OPTIONS = (
     Option("cols", int, None, "column vectors per register block (default: 1)"),
     Option("block", int, None, "output rows per parallel work item, at most (default: 8 R)"),
     Option("tile", int, None, "reduced indices per cache tile (default: 128 KiB of data)"),
+    Option("states", bool, False, "store the raw reduction states, not finalised outputs"),
 )
 
 
-def run_on(module_op, lanes=None, vector_bytes=None, rows=None, cols=None, block=None, tile=None):
+def run_on(
+    module_op,
+    lanes=None,
+    vector_bytes=None,
+    rows=None,
+    cols=None,
+    block=None,
+    tile=None,
+    states=False,
+):
     limits = {"lanes": 64, "rows": 64, "cols": 64, "block": 4096, "tile": 1 << 30}
     for name, value in zip(limits, (lanes, rows, cols, block, tile)):
         if value is not None and not 1 <= value <= limits[name]:
@@ -85,7 +95,7 @@ def run_on(module_op, lanes=None, vector_bytes=None, rows=None, cols=None, block
     for old in kernel_funcs(module_op):
         with ir.InsertionPoint(old), old.location:
             L = lanes or _lanes(signature(old).dtype, vector_bytes)
-            _lower_kernel(old, L, rows, cols, block, tile)
+            _lower_kernel(old, L, rows, cols, block, tile, states)
         old.erase()
 
 
@@ -136,8 +146,11 @@ MIN_CHUNKS = 16  # ...but fewer when that would leave fewer chunks than this (th
 STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at most
 
 
-def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=None) -> None:
+def _lower_kernel(
+    old, lanes, rows_per_block, cols_per_step, block=None, tile=None, states=False
+) -> None:
     sig = signature(old)
+    reds = reductions_of(sig)
     elem = ir.F64Type.get() if sig.dtype == "float64" else ir.F32Type.get()
     L = lanes
     vtype = ir.VectorType.get([L], elem)
@@ -146,17 +159,20 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
     n_args, n_out = len(sig.arg_cats), len(sig.outputs)
     new = func.FuncOp(sig.name, ir.FunctionType.get([buf] * (n_args + n_out) + [index] * 2, []))
     tiled = replace(sig, layout="tiles", lanes=L)
+    if states:  # partial results (keir.dask): each output holds its reduction's raw state
+        outputs = [replace(o, out_dim=r.state_len(sh)) for o, (r, sh, _) in zip(sig.outputs, reds)]
+        tiled = replace(tiled, outputs=tuple(outputs), states=True)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(tiled.to_json()))
     entry = new.add_entry_block()
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
     sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
-    reds = reductions_of(sig)
     R, C = _blocking(sig, reds, rows_per_block, cols_per_step)
     col_bytes = (8 if sig.dtype == "float64" else 4) * sum(
         d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat
     )
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
+    k.raw_states = states
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
         state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
@@ -320,11 +336,11 @@ class _Kernel:
         for r, states in enumerate(_unflat(tail.results, merged)):
             row = arith.addi(rows[0], index_const(r)) if r else rows[0]
             if self.R == 1:
-                _store(self.reds, states, self.outs, se, row)
+                _store(self.reds, states, self.outs, se, row, self.raw_states)
                 continue
             guard = scf.IfOp(arith.cmpi(arith.CmpIPredicate.ult, row, self.rows))
             with ir.InsertionPoint(guard.then_block):
-                _store(self.reds, states, self.outs, se, row)
+                _store(self.reds, states, self.outs, se, row, self.raw_states)
                 scf.YieldOp([])
 
 
@@ -337,10 +353,12 @@ def _clamped_row(first, k: int, rows):
     return arith.minui(arith.addi(first, index_const(k)), last)
 
 
-def _store(reds, states, outs, se, r) -> None:
+def _store(reds, states, outs, se, r, raw: bool = False) -> None:
     for (red, shape, spec), state, out in zip(reds, states, outs):
-        for k, lane in enumerate(red.finalize(se, state, shape)):
-            offset = arith.addi(arith.muli(r, index_const(spec.out_dim)), index_const(k))
+        lanes = state if raw else red.finalize(se, state, shape)
+        width = len(lanes) if raw else spec.out_dim
+        for k, lane in enumerate(lanes):
+            offset = arith.addi(arith.muli(r, index_const(width)), index_const(k))
             memref.store(lane, out, [offset])
 
 

@@ -54,6 +54,9 @@ class ReductionDef:
     # For a selecting reduction (Min, KMin, ...): the reduction giving the selected indices.
     selector: str | None = None
     indices: bool = False  # its output holds indices (exact in float32 below 2**24 only)
+    # Positions of the state lanes that hold reduced indices (counted from 0 in each kernel
+    # call): a caller merging states of several calls shifts them by each call's start.
+    index_lanes: Callable = lambda shape: range(0)
 
     def state_len(self, shape: RedShape) -> int:
         """Lanes of the running state, from `init` (no IR: init only makes constants)."""

@@ -95,6 +95,7 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
         merge=merge,
         output=_value_and_index if with_value else (lambda out, k: as_indices(out)),
         indices=True,
+        index_lanes=lambda sh: range(sh.f, 2 * sh.f),
     )
 
 

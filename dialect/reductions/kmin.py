@@ -37,6 +37,10 @@ def _kmin_grad(t, F, v, e, g, sh, saved):
     return t.call("Grad", F, v, t.call("VecMatMult", ones, t.binary("mul", e, picked)))
 
 
+def _index_lanes(sh):
+    return range(sh.k * sh.f, 2 * sh.k * sh.f)
+
+
 def _init(e, sh):
     inf = e.const(float("inf"))
     return [inf] * (sh.k * sh.f) + [e.const(0.0)] * (sh.k * sh.f) + [inf] * sh.f
@@ -182,6 +186,7 @@ register(
         "the K smallest values, in increasing order, per component",
         uses_k=True,
         merge=_merge,
+        index_lanes=_index_lanes,
         output=lambda out, k: by_k(out, k),
         grad=_kmin_grad,
         selector="ArgKMin",
@@ -196,6 +201,7 @@ register(
         "the indices of the K smallest values, per component",
         uses_k=True,
         merge=_merge,
+        index_lanes=_index_lanes,
         output=lambda out, k: as_indices(by_k(out, k)),
         indices=True,
     ),
@@ -209,6 +215,7 @@ register(
         "the K smallest values and their indices, per component",
         uses_k=True,
         merge=_merge,
+        index_lanes=_index_lanes,
         output=_values_and_indices,
         indices=True,
     ),
