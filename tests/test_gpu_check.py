@@ -120,3 +120,37 @@ def test_prepared_pack_holds_ptx_that_ptxas_accepts(tmp_path):
         assert all("registers" in line for line in chips.values())
     programs = json.loads((tmp_path / "programs.json").read_text())
     assert ".target sm_90" in programs["bench:gauss64"]["sm_90"]["code"]
+
+
+def test_torch_column_and_its_agreement_check(monkeypatch):
+    """The torch dense column (on the CPU here; CUDA on a GPU machine) agrees with keir, and a
+    keir result 1% off is a failure of the row."""
+    torch = pytest.importorskip("torch")
+    from keir.gpu_compiler import emulated_program
+    from keir.runtime.emulated import EmulatedDevice
+
+    import gpu_bench
+
+    monkeypatch.setattr(gpu_bench, "pykeops_runner", lambda name, side: (None, "not here"))
+    names = ["gauss3", "argkmin3"]
+    programs = {n: emulated_program(gpu_bench.bench_module(n), block=8) for n in names}
+    side = gpu_bench.TorchSide(torch, "cpu")
+
+    def rows():
+        clock = gpu_bench.Clock(float("inf"), 60.0)
+        return gpu_bench.bench_rows(programs, EmulatedDevice(), names, [150], clock, side=side)
+
+    good = rows()
+    assert all("failed" not in r["keir"] for r in good)
+    assert good[0]["torch"]["agreement"].startswith("max rel err")
+    assert good[1]["torch"]["agreement"] == "100.00% rows same indices"
+    real = gpu_bench.run_keir
+
+    def off(*args):
+        timing, out = real(*args)
+        return timing, out * 1.01 if out.shape[1] == 1 else out
+
+    monkeypatch.setattr(gpu_bench, "run_keir", off)
+    bad = rows()
+    assert bad[0]["keir"]["failed"].startswith("differs from torch: max rel err 1.0e-02")
+    assert "failed" not in bad[1]["keir"]
