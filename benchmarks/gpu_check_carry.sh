@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, in the repository root, what a GPU machine without a package index needs to run
 # benchmarks/gpu_check.py (both folders are git-ignored; carry them to that machine):
-#   gpu_pack/  every kernel as PTX for sm_80/sm_90 plus the CPU backend's references (~5 MB)
+#   gpu_pack/  every kernel as PTX for sm_80/sm_90 plus the CPU backend's references (~16 MB)
 #   .whl/      pykeops + keopscore wheels (pure Python, 0.3 MB), for the benchmark's pykeops column
 # keir's MLIR and LLVM wheels (~280 MB; the MLIR bindings load LLVM's 94 MB wheel's libLLVM.so)
 # do not fit the 64 MiB a device call carries: there keir runs the pack's kernels with numpy

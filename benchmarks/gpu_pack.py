@@ -43,9 +43,35 @@ def gpu_cases():
     return gpu_cases
 
 
+OPS = "ops"  # the kind that stands for every op example, fused a dozen per kernel
+
+
 def all_cases(kinds=None, dtypes=("float32", "float64"), axes=(0, 1)) -> list[Case]:
-    known = sorted(gpu_cases().REDUCTIONS)
-    return [Case(k, d, a) for k in (kinds or known) for d in dtypes for a in axes]
+    """The reduction cases of `kinds` (default: all, and the op batches), over j and i; the op
+    batches over j only (each op's example is a Sum over j)."""
+    kinds = kinds or [*sorted(gpu_cases().REDUCTIONS), OPS]
+    cases = [Case(k, d, a) for k in kinds if k != OPS for d in dtypes for a in axes]
+    if OPS in kinds:
+        batches = gpu_cases().op_batches()
+        cases += [Case(OPS, d, 1, tuple(b)) for d in dtypes for b in batches]
+    return cases
+
+
+def module_of(case: Case):
+    """The keir module of a case (needs MLIR)."""
+    if case.ops:
+        from formulas import ALIASES
+
+        return gpu_cases().fused_module(list(case.ops), ALIASES, case.dtype, case.axis)
+    return gpu_cases().reduction_module(case.kind, case.dtype, case.axis)
+
+
+def case_inputs(case: Case, M: int, N: int) -> list:
+    if case.ops:
+        from formulas import data
+
+        return data(case.dtype, seed=M * 100_003 + N, sizes=(M, N))
+    return inputs(case.dtype, M, N)
 
 
 def _data_key(*parts) -> str:
@@ -60,7 +86,7 @@ class LiveSource:
         self._cpu = {}
 
     def program(self, case: Case) -> GpuProgram:
-        module = gpu_cases().reduction_module(case.kind, case.dtype, case.axis)
+        module = module_of(case)
         if self.emulate:
             from keir.gpu_compiler import emulated_program
 
@@ -69,17 +95,17 @@ class LiveSource:
 
         return compile_gpu(module, device=self.device).program
 
-    def inputs(self, dtype: str, M: int, N: int):
-        return inputs(dtype, M, N)
+    def inputs(self, case: Case, M: int, N: int):
+        return case_inputs(case, M, N)
 
-    def reference(self, case: Case, size, args) -> np.ndarray:
+    def reference(self, case: Case, size, args) -> list[np.ndarray]:
+        """The CPU backend's outputs (raw: float indices, K-min rows flat)."""
         if case not in self._cpu:
             from keir.compiler import compile_module
 
-            module = gpu_cases().reduction_module(case.kind, case.dtype, case.axis)
-            self._cpu[case], _ = compile_module(module)
+            self._cpu[case], _ = compile_module(module_of(case))
         kernel = self._cpu[case]
-        return kernel.run_prepared(*kernel.prepare(args))[0]
+        return kernel.run_prepared(*kernel.prepare(args))
 
 
 class PackSource:
@@ -93,7 +119,7 @@ class PackSource:
         self.data = dict(np.load(folder / "data.npz"))
 
     def cases(self) -> list[Case]:
-        return [Case(**c) for c in self.manifest["cases"]]
+        return [Case(**dict(c, ops=tuple(c["ops"]))) for c in self.manifest["cases"]]
 
     def sizes(self) -> Sizes:
         s = self.manifest["sizes"]
@@ -105,11 +131,20 @@ class PackSource:
             raise KeyError(f"the pack holds no program {key!r}: prepare it with this case")
         return GpuProgram.from_json(self.programs[key][self.target])
 
-    def inputs(self, dtype: str, M: int, N: int):
-        return [self.data[_data_key("in", dtype, f"{M}x{N}", k)] for k in range(3)]
+    def inputs(self, case: Case, M: int, N: int):
+        return _stored(self.data, "in", case.inputs_id, f"{M}x{N}")
 
-    def reference(self, case: Case, size, args) -> np.ndarray:
-        return self.data[_data_key("ref", case.id, f"{size[0]}x{size[1]}")]
+    def reference(self, case: Case, size, args) -> list[np.ndarray]:
+        return _stored(self.data, "ref", case.id, f"{size[0]}x{size[1]}")
+
+
+def _stored(data: dict, *key) -> list[np.ndarray]:
+    found = []
+    while _data_key(*key, len(found)) in data:
+        found.append(data[_data_key(*key, len(found))])
+    if not found:
+        raise KeyError(f"the pack holds no {_data_key(*key)}: prepare it with this case and size")
+    return found
 
 
 def prepare(folder, cases, sizes: Sizes, bench: dict, emulate: bool = False, log=print) -> dict:
@@ -119,14 +154,15 @@ def prepare(folder, cases, sizes: Sizes, bench: dict, emulate: bool = False, log
     cpu = LiveSource(None)  # for its references
     programs, data, resources = {}, {}, {}
     for case in cases:
-        module = gpu_cases().reduction_module(case.kind, case.dtype, case.axis)
+        module = module_of(case)
         programs[case.id] = _emulated_program(module) if emulate else _ptx_programs(module)
         for size in (*sizes.plain, sizes.chunked):
-            args = inputs(case.dtype, *size)
+            args = case_inputs(case, *size)
             tag = f"{size[0]}x{size[1]}"
             for k, a in enumerate(args):
-                data[_data_key("in", case.dtype, tag, k)] = a
-            data[_data_key("ref", case.id, tag)] = cpu.reference(case, size, args)
+                data[_data_key("in", case.inputs_id, tag, k)] = a
+            for k, a in enumerate(cpu.reference(case, size, args)):
+                data[_data_key("ref", case.id, tag, k)] = a
         log(f"prepared {case.id}")
     for name, module in bench.items():
         programs[name] = _emulated_program(module) if emulate else _ptx_programs(module)
@@ -135,7 +171,7 @@ def prepare(folder, cases, sizes: Sizes, bench: dict, emulate: bool = False, log
     manifest = {
         "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "commit": _commit(),
-        "cases": [vars(c) for c in cases],
+        "cases": [dict(vars(c), ops=list(c.ops)) for c in cases],
         "sizes": {"plain": [list(s) for s in sizes.plain], "chunked": list(sizes.chunked)},
         "bench": sorted(bench),
         "ptxas": resources,

@@ -1,5 +1,6 @@
-"""The GPU test suite of gpu_check.py: every reduction, both dtypes and axes, run on a device
-(CUDA, or keir's CPU emulation of the GPU kernel) and compared with the CPU backend.
+"""The GPU test suite of gpu_check.py: every reduction, both dtypes and axes, and every op,
+run on a device (CUDA, or keir's CPU emulation of the GPU kernel) and compared with the CPU
+backend.
 
 Each case runs at sizes that leave partial blocks and tiles, fewer reduced rows than a block,
 one, none; then once more with a memory budget small enough that the driver streams both
@@ -26,13 +27,24 @@ MIN_CHUNKS = 3  # row chunks and reduced chunks the chunked check asks for, at l
 
 @dataclass(frozen=True)
 class Case:
-    kind: str  # a reduction of tests/gpu_cases.py's REDUCTIONS
+    """One kernel: a reduction of tests/gpu_cases.py's REDUCTIONS, or (kind "ops") the Sum
+    examples of `ops` fused into one kernel (libdevice's math on the device, op by op)."""
+
+    kind: str
     dtype: str
     axis: int
+    ops: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
+        if self.ops:
+            return f"ops {self.ops[0]}..{self.ops[-1]}-{self.dtype}-axis{self.axis}"
         return f"{self.kind}-{self.dtype}-axis{self.axis}"
+
+    @property
+    def inputs_id(self) -> str:
+        """Cases with the same inputs share this name (the pack stores them once)."""
+        return f"ops-{self.dtype}" if self.ops else self.dtype
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,18 @@ def inputs(dtype: str, M: int, N: int) -> list[np.ndarray]:
         rng.standard_normal((N, 3)).astype(dtype),
         rng.uniform(0.5, 1.5, (N, 1)).astype(dtype),
     ]
+
+
+def mismatches(case: Case, sig, got: list, want: list) -> str | None:
+    """None when every output agrees with the reference, else what differs (and in which op)."""
+    if len(got) != len(want):
+        return f"{len(got)} outputs, expected {len(want)}"
+    for k, (g, w) in enumerate(zip(got, want)):
+        out = sig.outputs[k]
+        found = mismatch(out.reduction, out.k, g, w, case.dtype)
+        if found:
+            return f"{case.ops[k]}: {found}" if case.ops else found
+    return None
 
 
 class DeviceProbe:
@@ -190,20 +214,20 @@ def _error(e: Exception) -> str:
     return f"{type(e).__name__}: {e}".replace("\n", " | ")
 
 
-def _run(kernel: GpuKernel, args) -> np.ndarray:
-    return kernel.run_prepared(*kernel.prepare(args))[0]
+def _run(kernel: GpuKernel, args) -> list[np.ndarray]:
+    return kernel.run_prepared(*kernel.prepare(args))
 
 
 def _plain(source, case: Case, program, size) -> tuple[bool, str]:
-    args = source.inputs(case.dtype, *size)
+    args = source.inputs(case, *size)
     got = _run(GpuKernel(program, source.device), args)
-    sig = program.signature
-    found = mismatch(sig.reduction, sig.k, got, source.reference(case, size, args), case.dtype)
-    return found is None, found or f"output {got.shape} matches the CPU backend"
+    found = mismatches(case, program.signature, got, source.reference(case, size, args))
+    shapes = ", ".join(str(g.shape) for g in got[:2]) + (", ..." if len(got) > 2 else "")
+    return found is None, found or f"output {shapes} matches the CPU backend"
 
 
 def _chunked(source, case: Case, program, size) -> tuple[bool, str]:
-    args = source.inputs(case.dtype, *size)
+    args = source.inputs(case, *size)
     probe = DeviceProbe(source.device)
     whole = _run(GpuKernel(program, probe), args)
     if probe.launches != 1:
@@ -213,19 +237,18 @@ def _chunked(source, case: Case, program, size) -> tuple[bool, str]:
     rows, n = (M, N) if program.signature.axis == 1 else (N, M)
     kernel.budget, plan = forced_budget(kernel, arrays, rows, n)
     probe.reset()
-    got = kernel.run_prepared(arrays, M, N)[0]
+    got = kernel.run_prepared(arrays, M, N)
     grid = f"{-(-rows // plan.rows)} x {-(-n // plan.cols)} chunks"
     if probe.launches < MIN_CHUNKS * MIN_CHUNKS:
         return False, f"{grid} made {probe.launches} launches, expected {MIN_CHUNKS**2}+"
-    if not np.array_equal(got, whole, equal_nan=True):
-        diff = np.argwhere(~((got == whole) | (np.isnan(got) & np.isnan(whole))))[0]
-        at = tuple(int(i) for i in diff)
-        return (
-            False,
-            f"{grid}: not the one-launch result; first at {at}: {got[at]!r} vs {whole[at]!r}",
-        )
-    sig = program.signature
-    found = mismatch(sig.reduction, sig.k, got, source.reference(case, size, args), case.dtype)
+    for g, w in zip(got, whole):
+        if not np.array_equal(g, w, equal_nan=True):
+            at = tuple(int(i) for i in np.argwhere(~((g == w) | (np.isnan(g) & np.isnan(w))))[0])
+            return (
+                False,
+                f"{grid}: not the one-launch result; first at {at}: {g[at]!r} vs {w[at]!r}",
+            )
+    found = mismatches(case, program.signature, got, source.reference(case, size, args))
     if found:
         return False, f"{grid}: {found}"
     return True, f"{grid}, {probe.launches} launches: the one-launch result, bit for bit"

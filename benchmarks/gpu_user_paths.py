@@ -46,8 +46,8 @@ def genred_checks(source, device, size=(1000, 777)) -> list[Result]:
         formula, weight, k = gpu_cases().REDUCTIONS[kind]
         opts = {"opt_arg": k} if k else {}
         f = Genred(formula, gpu_cases().ALIASES, reduction_op=kind, axis=axis, **opts)
-        args = source.inputs(dtype, *size)
-        raw = source.reference(case, size, args)
+        args = source.inputs(case, *size)
+        (raw,) = source.reference(case, size, args)
         for backend in BACKENDS:
 
             def run(backend=backend):

@@ -27,17 +27,20 @@ def _report(out: Path) -> dict:
     return json.loads((out / "gpu_check.json").read_text())
 
 
-def test_emulated_suite_and_benchmark_pass(tmp_path):
-    argv = ["--emulate", "--kinds", *KINDS, "--sizes", "200", "--out", str(tmp_path)]
+def test_emulated_suite_and_benchmark_pass(tmp_path, monkeypatch):
+    # one batch of 3 op examples (a 3-output kernel) stands for the 7 batches of 12
+    monkeypatch.setattr(gpu_pack.gpu_cases(), "op_batches", lambda: [["Abs", "Acos", "Add"]])
+    argv = ["--emulate", "--kinds", *KINDS, "ops", "--sizes", "200", "--out", str(tmp_path)]
     assert gpu_check.main(argv) == 0
     report = _report(tmp_path)
     suite = report["suite"]
+    dtypes = ("float32", "float64")
     assert {r["case"] for r in suite} == {
-        f"{k}-{d}-axis{a}" for k in KINDS for d in ("float32", "float64") for a in (0, 1)
-    }
+        f"{k}-{d}-axis{a}" for k in KINDS for d in dtypes for a in (0, 1)
+    } | {f"ops Abs..Add-{d}-axis1" for d in dtypes}
     assert all(r["ok"] for r in suite)
     chunked = [r for r in suite if r["check"].startswith("chunked")]
-    assert len(chunked) == 12 and all("bit for bit" in r["detail"] for r in chunked)
+    assert len(chunked) == 14 and all("bit for bit" in r["detail"] for r in chunked)
     assert [row["case"] for row in report["bench"]] == ["gauss3", "gauss64", "lse3", "argkmin3"]
     assert all(row["keir"]["kernel"] > 0 for row in report["bench"])
     assert "**PASSED**" in (tmp_path / "gpu_check.md").read_text()
@@ -58,7 +61,7 @@ def test_a_wrong_reference_value_fails_naming_case_size_and_error(emulated_pack,
     for name in ("programs.json", "manifest.json"):
         (pack / name).write_text((emulated_pack / name).read_text())
     data = dict(np.load(emulated_pack / "data.npz"))
-    data["ref/Sum-float64-axis1/13x21"][4, 2] += 0.5
+    data["ref/Sum-float64-axis1/13x21/0"][4, 2] += 0.5
     np.savez(pack / "data.npz", **data)
     out = tmp_path / "out"
     assert (
