@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import gpu_worker
+
 import gpu_bench
 import gpu_pack
 import gpu_suite
@@ -47,6 +49,12 @@ def parse(argv):
     p.add_argument("--max-call", type=float, default=60.0, help="skip longer benchmark calls")
     p.add_argument("--deadline", type=float, default=480.0, help="seconds; then skip the rest")
     p.add_argument("--device", type=int, default=0, help="CUDA device ordinal")
+    p.add_argument(
+        "--isolation",
+        choices=("auto", "worker", "none"),
+        default="auto",
+        help="suite cases in a child process replaced after a fault (auto: on CUDA)",
+    )
     args = p.parse_args(argv)
     if args.quick and not args.kinds:
         args.kinds = list(QUICK_KINDS)
@@ -161,7 +169,11 @@ def suite_section(args, source, report: Report) -> list[str]:
     )
     cases = suite_cases(args, source)
     report.log(f"GPU suite: {len(cases)} cases, sizes {sizes.plain}, chunked {sizes.chunked}")
-    results = gpu_suite.run_suite(source, cases, sizes, log=report.log)
+    if args.isolation == "worker" or (args.isolation == "auto" and not args.emulate):
+        spec = gpu_worker.SourceSpec(args.pack, args.emulate, args.device)
+        results = gpu_worker.run_isolated(spec, cases, sizes, log=report.log)
+    else:
+        results = gpu_suite.run_suite(source, cases, sizes, log=report.log)
     report.results("suite", results)
     summary = gpu_suite.summary(results)
     report.log(summary)

@@ -102,6 +102,7 @@ def test_device_mode_runs_on_the_cuda_driver(emulated_pack, tmp_path, fresh_driv
     _fake_device(fresh_driver, fake)
     out = tmp_path / "out"
     argv = ["--pack", str(pack), "--only", "suite", "bench", "--cases", "gauss3"]
+    argv += ["--isolation", "none"]  # the fake driver lives in this process only
     assert gpu_check.main([*argv, "--sizes", "100", "--out", str(out)]) == 0
     report = _report(out)
     assert report["device"]["name"] == "Fake GPU" and report["device"]["chip"] == "sm_90"
@@ -157,3 +158,34 @@ def test_torch_column_and_its_agreement_check(monkeypatch):
     bad = rows()
     assert bad[0]["keir"]["failed"].startswith("differs from torch: max rel err 1.0e-02")
     assert "failed" not in bad[1]["keir"]
+
+
+@pytest.mark.parametrize("fault", ["crash", "hang"])
+def test_a_kernel_that_crashes_or_hangs_costs_one_case(emulated_pack, tmp_path, fault):
+    """The suite's worker process dies (segfault) or stops answering in one case: that case
+    fails saying so, and the next one runs in a fresh worker."""
+    import subprocess
+
+    import gpu_worker
+
+    from keir.runtime import toolchain
+
+    body = "*(volatile int *)0 = 1;" if fault == "crash" else "for (;;) {}"
+    programs = json.loads((emulated_pack / "programs.json").read_text())
+    bad = programs["Sum-float64-axis0"][gpu_pack.EMULATED]
+    c_file = tmp_path / "bad.c"
+    c_file.write_text(f"void {bad['kernel']}(void) {{ {body} }}\n")
+    bad["code"] = str(tmp_path / "bad.so")
+    subprocess.run([toolchain.cc(), "-shared", "-fPIC", str(c_file), "-o", bad["code"]], check=True)
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "programs.json").write_text(json.dumps(programs))
+    for name in ("manifest.json", "data.npz"):
+        (pack / name).write_bytes((emulated_pack / name).read_bytes())
+    packed = gpu_pack.PackSource(pack, None, gpu_pack.EMULATED)
+    spec = gpu_worker.SourceSpec(str(pack), emulate=True, device=0)
+    results = gpu_worker.run_isolated(spec, packed.cases(), packed.sizes(), print, seconds=4)
+    (failed,) = [r for r in results if not r.ok]
+    assert failed.case == "Sum-float64-axis0"
+    assert ("worker process died" if fault == "crash" else "no answer in 4 s") in failed.detail
+    assert [r.ok for r in results if r.case == "Sum-float64-axis1"] == [True] * 7
