@@ -44,7 +44,7 @@ def parse(argv):
     p.add_argument("--kinds", nargs="+", help="reductions of the suite (default: all)")
     p.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     p.add_argument("--axes", nargs="+", type=int, default=[0, 1])
-    p.add_argument("--cases", nargs="+", default=list(gpu_bench.BENCH), help="benchmark cases")
+    p.add_argument("--cases", nargs="+", help="benchmark cases (default: all, or the pack's)")
     p.add_argument("--sizes", nargs="+", type=int, help="benchmark M = N (default 1e5 1e6)")
     p.add_argument("--max-call", type=float, default=60.0, help="skip longer benchmark calls")
     p.add_argument("--deadline", type=float, default=480.0, help="seconds; then skip the rest")
@@ -187,7 +187,12 @@ def suite_section(args, source, report: Report) -> list[str]:
 def bench_section(args, source, device, report: Report) -> list[str]:
     clock = gpu_bench.Clock(START + args.deadline, args.max_call)
     programs, md = {}, ["## Benchmark (float32, seconds, reduced over j)", ""]
-    for name in args.cases:
+    names = args.cases or (
+        [b.removeprefix("bench:") for b in source.manifest["bench"]]
+        if isinstance(source, gpu_pack.PackSource)
+        else list(gpu_bench.BENCH)
+    )
+    for name in names:
         try:
             programs[name] = bench_program(args, source, device, name)
         except Exception as e:
@@ -217,7 +222,7 @@ def prepare(args) -> int:
     kinds = args.kinds
     cases = gpu_pack.all_cases(kinds, tuple(args.dtypes), tuple(args.axes))
     sizes = gpu_suite.EMULATED_SIZES if args.emulate else gpu_suite.DEVICE_SIZES
-    bench = {f"bench:{n}": gpu_bench.bench_module(n) for n in args.cases}
+    bench = {f"bench:{n}": gpu_bench.bench_module(n) for n in args.cases or gpu_bench.BENCH}
     manifest = gpu_pack.prepare(args.prepare, cases, sizes, bench, emulate=args.emulate)
     for key, chips in manifest["ptxas"].items():
         print(f"ptxas {key}: " + " | ".join(f"{c}: {r}" for c, r in chips.items()))
