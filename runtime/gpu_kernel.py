@@ -14,6 +14,7 @@ download(array, address), launch(program, grid, values) and memory_budget(): the
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -100,15 +101,21 @@ class GpuKernel(Kernel):
         outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]
         if rows == 0:
             return outs
-        run = _Run(self.device, prog, arrays, outs, self._plan(arrays, rows, n))
+        run = _Run(self.device, prog, arrays, outs, self.plan(arrays, rows, n))
         try:
             run.allocate()
             run.all(rows, n)
-        finally:
-            run.free()
+        except BaseException:
+            # after a kernel fault CUDA fails every later call (cuMemFree too): the error
+            # raised is the fault's, not the cleanup's
+            with contextlib.suppress(Exception):
+                run.free()
+            raise
+        run.free()
         return outs
 
-    def _plan(self, arrays, rows: int, n: int) -> Plan:
+    def plan(self, arrays, rows: int, n: int) -> Plan:
+        """The chunks a call on `arrays` (rows output rows, n reduced rows) is cut into."""
         sig, item = self.sig, np.dtype(self.sig.dtype).itemsize
         per_cat = {0: 0, 1: 0, 2: 0}
         for a, cat in zip(arrays, sig.arg_cats):
@@ -142,9 +149,16 @@ class _Run:
         self._upload(2, 0, 1)
 
     def free(self) -> None:
+        """Frees every buffer, then raises the first failure if any."""
+        error = None
         for address, _ in self.buffers:
-            self.device.free(address)
+            try:
+                self.device.free(address)
+            except Exception as e:  # raised below, after the other frees
+                error = error or e
         self.buffers = []
+        if error is not None:
+            raise error
 
     def _upload(self, cat: int, start: int, stop: int) -> None:
         for (address, _), a, c in zip(self.buffers, self.arrays, self.cats):

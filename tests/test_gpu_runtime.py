@@ -3,6 +3,7 @@ driver wrapper itself, run against a fake libcuda whose kernels are the CPU emul
 
 from __future__ import annotations
 
+import collections
 import ctypes
 
 import numpy as np
@@ -98,16 +99,17 @@ class FakeLibcuda:
     """The libcuda calls keir makes, on host memory; a launch runs the emulated kernel with the
     values decoded from cuLaunchKernel's parameter array, so the packing is checked too."""
 
-    def __init__(self, fail: str | None = None):
+    def __init__(self, fail: tuple[str, ...] = ()):
         self.buffers, self.modules, self.functions, self.launches = {}, {}, {}, []
-        self.fail = fail
+        self.fail, self.calls = fail, collections.Counter()
         for name in cuda._SIGNATURES:
             method = getattr(self, "_" + name, None) or (lambda *args: 0)
             setattr(self, name, self._checked(name, method))
 
     def _checked(self, name, method):
         def call(*args):
-            return 700 if name == self.fail else method(*args) or 0
+            self.calls[name] += 1
+            return 700 if name in self.fail else method(*args) or 0
 
         return call  # a plain function: the driver sets argtypes on it
 
@@ -183,9 +185,20 @@ def test_cuda_device_runs_a_kernel_through_the_driver_calls(fresh_driver, budget
 
 
 def test_driver_errors_carry_the_driver_message(fresh_driver):
-    dev = _fake_device(fresh_driver, FakeLibcuda(fail="cuMemAlloc_v2"))
+    dev = _fake_device(fresh_driver, FakeLibcuda(fail=("cuMemAlloc_v2",)))
     with pytest.raises(cuda.DeviceError, match="cuMemAlloc_v2 failed: CUDA_ERROR_FAKE"):
         dev.alloc(64)
+
+
+def test_a_kernel_fault_is_reported_not_the_cleanup_after_it(fresh_driver):
+    """After a kernel fault CUDA fails every call, cuMemFree too: the error raised names the
+    launch, and every buffer was still offered back."""
+    fake = FakeLibcuda(fail=("cuCtxSynchronize", "cuMemFree_v2"))
+    dev = _fake_device(fresh_driver, fake)
+    program = emulated_program(reduction_module("Sum", "float64", 1), block=8)
+    with pytest.raises(cuda.DeviceError, match="cuCtxSynchronize failed: CUDA_ERROR_FAKE"):
+        GpuKernel(program, dev)(*_args())
+    assert fake.calls["cuMemFree_v2"] == fake.calls["cuMemAlloc_v2"] == 5  # x, y, b, out, state
 
 
 @pytest.mark.skipif(toolkit() is None, reason="no CUDA toolkit (libdevice) found")
