@@ -7,7 +7,10 @@
 #ifndef REAL
 #define REAL float
 #endif
-#define EXP(v) (sizeof(REAL) == 4 ? expf(v) : exp(v))
+/* The exp of REAL's own type (C11 _Generic). A ternary on sizeof(REAL) would not do: its type
+   is the common type of expf and exp, double, so the float loop ran in double (vcvtps2pd in its
+   assembly; issue 17). tests/test_benchmarks_c.py checks the assembly of both builds. */
+#define EXP(v) _Generic((v), float: expf, default: exp)(v)
 
 void gauss(const REAL *x, const REAL *yt, const REAL *b, REAL *out, int64_t M, int64_t N) {
 #pragma omp parallel for schedule(static)
