@@ -6,15 +6,15 @@ stays ignorant of the others.
 
 from __future__ import annotations
 
-import ctypes
 import time
 from dataclasses import dataclass
 
-from .dialect.kernel import kernel_funcs, signature
+from .dialect.kernel import kernel_funcs, kernel_signature, signature
 from .dialect.signature import Signature
 from .errors import KeirError
 from .runtime import cache, native, toolchain
 from .runtime.launcher import Kernel
+from .runtime.loader import load_library
 
 
 @dataclass
@@ -66,10 +66,11 @@ def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, Comp
         raise KeirError("the module holds no keir kernel")
     target = toolchain.host_cpu()
     key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, target)
-    hit = cache.lookup(key)
+    accept = cache.expects(kernel_signature(funcs))  # metadata read back must fit the IR
+    hit = cache.lookup(key, accept)
     if hit is None:
         with cache.locked(key):  # processes starting together compile once
-            hit = cache.lookup(key)
+            hit = cache.lookup(key, accept)
             if hit is None:
                 with native.LLVMJob(target) as job:  # LLVM loads while keir lowers
                     text, sig = native_ir(module)
@@ -78,5 +79,6 @@ def compile_module(module, names: list[str] | None = None) -> tuple[Kernel, Comp
                     path = cache.store(key, build, meta)
     if hit is not None:
         path, sig = hit[0], Signature.from_json(hit[1]["signature"])
-    kernel = Kernel(ctypes.CDLL(str(path)), sig, names)
+    library = load_library(path, hit[1]["so_sha256"] if hit else None)
+    kernel = Kernel(library, sig, names)
     return kernel, CompileInfo(hit is not None, time.perf_counter() - start, str(path))

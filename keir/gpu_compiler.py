@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .dialect.kernel import kernel_funcs, signature
+from .dialect.kernel import kernel_funcs, kernel_signature, signature
 from .dialect.signature import Signature
 from .errors import KeirError
 from .runtime.gpu_kernel import GpuKernel, GpuProgram
@@ -72,7 +72,8 @@ def emulated_program(module, block: int | None = None) -> GpuProgram:
 
     target = f"{toolchain.host_cpu()}/gpu-emulation/block={block}"
     key = cache.cache_key(ir_text(module), "", target)
-    hit = cache.lookup(key)
+    expected = kernel_signature(kernel_funcs(module))  # what the cached program must call like
+    hit = cache.lookup(key, cache.expects(expected, "program", "signature"))
     if hit is not None:
         return GpuProgram.from_json(dict(hit[1]["program"], code=str(hit[0])))
     _to_gpu_stage(module, block)
