@@ -264,7 +264,8 @@ def _open_lock(key: str) -> int:
         return os.open(folder / f"{key}.lock", flags, 0o600)
     except OSError as e:  # read-only, another user's, a symlink (ELOOP), ...
         folder = _fall_back(folder, f"cannot open {key}.lock: {e.strerror}")
-        return os.open(folder / f"{key}.lock", flags, 0o600)
+        with _unusable_too(folder):
+            return os.open(folder / f"{key}.lock", flags, 0o600)
 
 
 def store(key: str, build: Callable[[Path], None], metadata: dict) -> Path:
@@ -276,7 +277,8 @@ def store(key: str, build: Callable[[Path], None], metadata: dict) -> Path:
         tmp = _temp_file(folder, ".so")
     except OSError as e:
         folder = _fall_back(folder, f"cannot write to it: {e.strerror}")
-        tmp = _temp_file(folder, ".so")
+        with _unusable_too(folder):
+            tmp = _temp_file(folder, ".so")
     try:
         build(tmp)
         os.chmod(tmp, 0o700)
@@ -284,18 +286,33 @@ def store(key: str, build: Callable[[Path], None], metadata: dict) -> Path:
             return _publish(folder, key, tmp, metadata)
         except OSError as e:  # e.g. ENOSPC
             folder = _fall_back(folder, f"cannot write {key}: {e.strerror}")
-            moved = _temp_file(folder, ".so")
-            shutil.copy(tmp, moved)
-            return _publish(folder, key, moved, metadata)
+            with _unusable_too(folder):
+                moved = _temp_file(folder, ".so")
+                shutil.copy(tmp, moved)
+                return _publish(folder, key, moved, metadata)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _unusable_too(folder: Path):
+    """OSErrors in the temporary cache become a CacheError: nothing is left to fall back to."""
+    try:
+        yield
+    except OSError as e:
+        raise CacheError(f"the temporary kernel cache {folder} is unusable too: {e}") from None
 
 
 def _temp_file(folder: Path, suffix: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=leftovers.prefix("tmp"), suffix=suffix, dir=folder)
     os.close(fd)
     return Path(tmp)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f)
 
 
 def _publish(folder: Path, key: str, so_tmp: Path, metadata: dict) -> Path:
@@ -305,8 +322,7 @@ def _publish(folder: Path, key: str, so_tmp: Path, metadata: dict) -> Path:
     data["sha256"] = _digest(key, data)
     meta_tmp = _temp_file(folder, ".json")
     try:
-        with open(meta_tmp, "w") as f:
-            json.dump(data, f)
+        _write_json(meta_tmp, data)
         os.replace(so_tmp, folder / f"{key}.so")
         os.replace(meta_tmp, folder / f"{key}.json")
     finally:
