@@ -51,9 +51,9 @@ def check_translatable(module) -> None:
     if found:
         op = found[0]
         raise CompileError(
-            f"cannot translate to LLVM IR: {op.name} at {op.location} is not in the LLVM "
-            "dialect (lower the module first, e.g. keir opt --emit llvm-dialect, or with the "
-            "upstream conversions of keir.passes.pipeline.UPSTREAM_CPU)"
+            f"cannot translate to LLVM IR: {op.name} at {op.location} is left after the "
+            "lowering, and only llvm and omp ops have a translation (a keir function needs a "
+            "keir.reduction to be lowered; other dialects need their conversion passes)"
         )
 
 

@@ -116,3 +116,22 @@ def test_mutated_ir_never_crashes_the_process(tmp_path):
     counts = {kind: sum(o == kind for o in outcomes.values()) for kind in ("ok", "keir")}
     assert counts["ok"] >= 10 and counts["keir"] >= 10, counts  # mutants of both kinds ran
     assert all(outcomes[f"case {n}"] == "keir" for n in range(len(REGRESSIONS)))
+
+
+def test_a_file_that_is_not_utf8_is_a_keir_error(tmp_path, capsys):
+    from keir.cli import main
+
+    path = tmp_path / "binary.mlir"
+    path.write_bytes(b"module {\xff\xfe}")
+    assert main(["opt", str(path), "--emit", "llvm-ir"]) == 2
+    assert f"cannot read {path}: not UTF-8 text (byte 8)" in capsys.readouterr().err
+
+
+def test_untranslatable_ops_are_named_with_their_location(tmp_path, capsys):
+    from keir.cli import main
+
+    path = tmp_path / "tensor.mlir"
+    path.write_text(REGRESSIONS[0])
+    assert main(["opt", str(path), "--emit", "asm"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot translate to LLVM IR: tensor.empty at loc(" in err and ":3:" in err
