@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 import pytest
+from json_edits import edited, leaves, set_at
 
 import keir
 from keir.bundle import build_bundle, parse_spec
@@ -53,31 +54,6 @@ def bundle(tmp_path_factory):
     return out
 
 
-def _leaves(data, path=()):
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _leaves(v, (*path, k))
-    elif isinstance(data, list):
-        for k, v in enumerate(data):
-            yield from _leaves(v, (*path, k))
-    else:
-        yield path, data
-
-
-def _edited(value):
-    if isinstance(value, bool) or value is None:
-        return 1
-    if isinstance(value, int | float):
-        return value // 2 if value > 1 else value + 1  # lanes halved, out_dim 1 -> 2
-    return value[:-1] + ("x" if value[-1:] != "x" else "y") if value else "x"
-
-
-def _set(data, path, value):
-    for k in path[:-1]:
-        data = data[k]
-    data[path[-1]] = value
-
-
 def _write(folder, manifest, reseal=False):
     if reseal:
         manifest["manifest_sha256"] = layout.seal(manifest)
@@ -88,12 +64,12 @@ def test_every_manifest_field_edited_alone_is_refused(bundle, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(bundle, copy)
     original = json.loads((bundle / layout.MANIFEST).read_text())
-    paths = [p for p, _ in _leaves(original)]
+    paths = [p for p, _ in leaves(original)]
     assert ("kernels", 0, "signature", "lanes") in paths
     assert ("kernels", 0, "signature", "outputs", 0, "out_dim") in paths
-    for path, value in _leaves(original):
+    for path, value in leaves(original):
         manifest = json.loads(json.dumps(original))
-        _set(manifest, path, _edited(value))
+        set_at(manifest, path, edited(value))
         _write(copy, manifest)
         expected = (
             BundleIntegrityError if path[0] not in ("format", "abi", "target") else BundleError

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import pytest
+from json_edits import edited, leaves, set_at
 
 from keir.compiler import compile_module
 from keir.dialect.signature import Signature
@@ -65,41 +66,15 @@ def _meta(folder):
 
 
 # ---------------------------------------------------------------- every field, edited alone
-def _leaves(data, path=()):
-    """(path, value) of every scalar in nested dicts and lists."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _leaves(v, (*path, k))
-    elif isinstance(data, list):
-        for k, v in enumerate(data):
-            yield from _leaves(v, (*path, k))
-    else:
-        yield path, data
-
-
-def _edited(value):
-    if isinstance(value, bool) or value is None:
-        return 1
-    if isinstance(value, int):
-        return value // 2 if value > 1 else value + 1  # lanes 8 -> 4, out_dim 1 -> 2
-    return value[:-1] + ("x" if value[-1:] != "x" else "y") if value else "x"
-
-
-def _set(data, path, value):
-    for k in path[:-1]:
-        data = data[k]
-    data[path[-1]] = value
-
-
 def test_every_metadata_field_edited_alone_is_a_miss_and_a_rebuild(cache_dir):
     assert not _check().cache_hit
     meta = _meta(cache_dir)
     original = json.loads(meta.read_text())
-    paths = [p for p, _ in _leaves(original)]
+    paths = [p for p, _ in leaves(original)]
     assert ("signature", "lanes") in paths and ("signature", "outputs", 0, "out_dim") in paths
-    for path, value in _leaves(original):
+    for path, value in leaves(original):
         data = json.loads(json.dumps(original))
-        _set(data, path, _edited(value))
+        set_at(data, path, edited(value))
         meta.write_text(json.dumps(data))
         assert cache.lookup(meta.stem) is None, path  # refused before anything is loaded
         assert not _check().cache_hit, path  # rebuilt, and right
@@ -295,8 +270,8 @@ def test_signature_from_json_refuses_what_to_json_cannot_write():
     module, _ = build_kernel("SqDist(x, y)", ALIASES[:2], "float32", ReductionSpec("Sum", 1))
     good = compile_module(module)[0].sig.to_json()
     assert Signature.from_json(good).to_json() == good
-    for path, value in _leaves(good):
+    for path, value in leaves(good):
         bad = json.loads(json.dumps(good))
-        _set(bad, path, "1" if not isinstance(value, str) else 5)
+        set_at(bad, path, "1" if not isinstance(value, str) else 5)
         with pytest.raises(ValueError, match="signature"):
             Signature.from_json(bad)
