@@ -58,6 +58,8 @@ def clean(folder: Path) -> list[str]:
     except OSError:
         return removed
     for entry in entries:
+        if not (_NAME.match(entry.name) or _OLD_NAME.match(entry.name)):
+            continue  # (no stat for the entries themselves: a cache holds thousands)
         try:
             age = now - entry.stat(follow_symlinks=False).st_mtime
             if not is_leftover(entry.name, age):
