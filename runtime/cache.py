@@ -135,7 +135,13 @@ def _fall_back_locked(path: Path, reason: str) -> Path:
     if configured in _fallbacks and _fallbacks[configured] == path:  # the fallback failed too
         raise CacheError(f"the temporary kernel cache {path} is unusable too: {reason}")
     if configured not in _fallbacks:
-        temp = Path(tempfile.mkdtemp(prefix="keir-cache-"))
+        try:
+            temp = Path(tempfile.mkdtemp(prefix="keir-cache-"))
+        except OSError as e:
+            raise CacheError(
+                f"the kernel cache {configured} is unusable ({reason}), and no "
+                f"temporary one can be made: {e}"
+            ) from None
         atexit.register(shutil.rmtree, temp, True)
         _fallbacks[configured] = temp
         warnings.warn(
