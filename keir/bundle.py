@@ -216,7 +216,10 @@ def _compile_cpu(k: KernelSpec, tmp: Path, cpu: str) -> tuple[dict, Path]:
     from .runtime.native import compile_ir
 
     module, args = _build(k)
-    text, sig = native_ir(module)
+    try:
+        text, sig = native_ir(module)
+    except KeirError as e:  # e.g. past the unrolling limit: say which kernel
+        raise BundleError(f"kernel {k.name}: {e}") from None
     obj = tmp / f"{k.name}.o"
     compile_ir(text, obj, cpu)
     return _describe(k, args, sig), obj

@@ -78,3 +78,13 @@ def test_a_flat_product_of_ten_thousand_factors_builds():
     build_kernel(
         "*".join(["x"] * 10_000) + "-x/x" * 100, ["x = Vi(1)"], "float32", ReductionSpec("Sum", 1)
     )
+
+
+def test_a_bundle_kernel_past_the_limit_is_named(tmp_path):
+    from keir.bundle import build_bundle, parse_spec
+    from keir.errors import BundleError
+
+    kernel = {"name": "big", "formula": "TensorProd(x,y)", "aliases": ["x=Vi(100)", "y=Vj(100)"]}
+    with pytest.raises(BundleError, match="kernel big: the kernel would unroll"):
+        build_bundle(parse_spec({"kernels": [{**kernel, "reduction": "Sum"}]}), tmp_path / "b")
+    assert not list(tmp_path.iterdir())  # nothing left behind
