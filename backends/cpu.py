@@ -7,15 +7,15 @@ binary is cached on disk by cache.cache_key (IR text, dtype, target, compiler so
 
 from __future__ import annotations
 
-import ctypes
 import json
 
 from .. import target as targets
-from ..dialect.kernel import kernel_funcs, signature
+from ..dialect.kernel import kernel_funcs, kernel_signature, signature
 from ..dialect.signature import Signature
 from ..errors import KeirError
 from ..runtime import cache, native
 from ..runtime.launcher import Kernel
+from ..runtime.loader import load_library
 from .base import Backend, Built, Timer, ir_text, require_kernels, single_kernel
 
 
@@ -50,10 +50,11 @@ class CpuBackend(Backend):
         funcs = require_kernels(module)
         variant = target.key() + (";states" if states else "")
         key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, variant)
-        hit = cache.lookup(key)
+        accept = cache.expects(expected_signature(funcs, states))  # metadata must fit the IR
+        hit = cache.lookup(key, accept)
         if hit is None:
             with cache.locked(key):  # processes starting together compile once
-                hit = cache.lookup(key)
+                hit = cache.lookup(key, accept)
                 if hit is None:
                     with native.LLVMJob(target.name) as job:  # LLVM loads while keir lowers
                         text, sig = self.native_ir(module, target, states)
@@ -71,8 +72,30 @@ class CpuBackend(Backend):
         return self.load(self.build(module, target, states), names)
 
     def load(self, built: Built, names=None, **options) -> Kernel:
+        """Loaded by content (runtime/loader.py), checked against the recorded sha256 of a
+        cache hit, so a file replaced after its check is never run."""
         sig = Signature.from_json(built.meta["signature"])
-        return Kernel(ctypes.CDLL(built.path), sig, names)
+        sha = built.meta.get("so_sha256") if built.cache_hit else None
+        return Kernel(load_library(built.path, sha), sig, names)
+
+
+def expected_signature(funcs, states: bool = False) -> Signature:
+    """How the kernel of these keir functions must be called (from the IR): what a cached
+    signature is checked against. With `states`, outputs are the raw reduction states."""
+    sig = kernel_signature(funcs)
+    if not states:
+        return sig
+    from dataclasses import replace
+
+    from ..dialect.reductions import REDUCTIONS, RedShape
+
+    outputs = tuple(
+        replace(
+            o, out_dim=REDUCTIONS[o.reduction].state_len(RedShape(o.formula_dim, o.weight_dim, o.k))
+        )
+        for o in sig.outputs
+    )
+    return replace(sig, outputs=outputs, states=True)
 
 
 def lowered_signature(module) -> Signature:

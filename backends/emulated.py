@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from ..dialect.kernel import kernel_funcs, kernel_signature
 from ..runtime.gpu_kernel import GpuKernel, GpuProgram
 from .base import Built, ir_text
 from .gpu_lowering import GpuLowering, program
@@ -29,7 +30,8 @@ class EmulatedBackend(GpuLowering):
 
         key_target = f"{host().key()}/gpu-emulation/block={block}"
         key = cache.cache_key(ir_text(module), "", key_target)
-        hit = cache.lookup(key)
+        expected = kernel_signature(kernel_funcs(module))  # what the cached program must call like
+        hit = cache.lookup(key, cache.expects(expected, "program", "signature"))
         if hit is not None:
             return Built(hit[1], path=str(hit[0]), cache_hit=True)
         self.to_gpu_stage(module, block)

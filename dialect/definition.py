@@ -55,8 +55,10 @@ def irdl_source() -> str:
 def context():
     """The process-wide MLIR context with the keir dialect loaded (loading costs a few ms)."""
     from mlir import ir
+    from mlir._mlir_libs import _mlir
     from mlir.dialects import irdl
 
+    _mlir.globals.append_dialect_search_prefix(__package__)  # finds keir.dialect.keir
     ctx = ir.Context()
     with ctx, ir.Location.unknown():
         irdl.load_dialects(ir.Module.parse(irdl_source()))

@@ -6,6 +6,8 @@ from text (keir opt) and one built by the frontend are handled the same way.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import KeirError
 from .reductions import REDUCTIONS, RedShape
 from .signature import Output, Signature
@@ -98,6 +100,13 @@ def signature(func) -> Signature:
         axis=axes.pop(),
         outputs=tuple(_output(r) for r in reds),
     )
+
+
+def kernel_signature(funcs) -> Signature:
+    """The signature of the one native kernel that fusing `funcs` (over one axis) gives: the
+    first one's, with the outputs of all (what a cached binary of them must take and give)."""
+    sigs = [signature(f) for f in funcs]
+    return replace(sigs[0], outputs=tuple(o for s in sigs for o in s.outputs))
 
 
 def formula_ops(func) -> list:

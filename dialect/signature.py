@@ -71,8 +71,67 @@ class Signature:
 
     @classmethod
     def from_json(cls, data: dict) -> Signature:
-        data = dict(data)
-        data["arg_cats"] = tuple(data["arg_cats"])
-        data["arg_dims"] = tuple(data["arg_dims"])
-        data["outputs"] = tuple(Output(**o) for o in data["outputs"])
-        return cls(**data)
+        """The signature that `to_json` wrote; ValueError naming the field if `data` is not one
+        (it comes from disk: a wrong field would make the native code read out of bounds)."""
+        if not isinstance(data, dict) or set(data) != _FIELDS:
+            raise ValueError(f"a signature has the fields {sorted(_FIELDS)}")
+        outputs = data["outputs"]
+        if not isinstance(outputs, list | tuple) or not outputs:
+            raise ValueError("signature: outputs must be a non-empty list")
+        fields = dict(data, arg_cats=tuple(_ints(data, "arg_cats")))
+        fields["arg_dims"] = tuple(_ints(data, "arg_dims"))
+        fields["outputs"] = tuple(_output(o) for o in outputs)
+        sig = cls(**fields)
+        sig._check()
+        return sig
+
+    def _check(self) -> None:
+        problems = [
+            (not isinstance(self.name, str) or not self.name.isidentifier(), "name"),
+            (self.dtype not in ("float32", "float64"), "dtype"),
+            (any(c not in (0, 1, 2) for c in self.arg_cats), "arg_cats"),
+            (
+                len(self.arg_dims) != len(self.arg_cats) or min(self.arg_dims, default=1) < 1,
+                "arg_dims",
+            ),
+            (not _is_int(self.axis) or self.axis not in (0, 1), "axis"),
+            (self.layout not in ("rows", "tiles"), "layout"),
+            (not _is_int(self.lanes) or self.lanes < (self.layout == "tiles"), "lanes"),
+            (not isinstance(self.states, bool), "states"),
+        ]
+        for bad, field in problems:
+            if bad:
+                raise ValueError(f"signature: invalid {field}")
+
+    def same_call(self, other: Signature) -> bool:
+        """Whether both take the same arguments and give the same outputs (the layout the
+        lowering chose aside): what a caller that knows the formula can check."""
+        return _call(self) == _call(other)
+
+
+def _call(s: Signature) -> tuple:
+    return s.dtype, s.arg_cats, s.arg_dims, s.axis, sorted(s.outputs, key=repr), s.states
+
+
+_FIELDS = {"name", "dtype", "arg_cats", "arg_dims", "axis", "outputs", "layout", "lanes", "states"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ints(data: dict, field: str) -> list[int]:
+    values = data[field]
+    if not isinstance(values, list | tuple) or not all(_is_int(v) for v in values):
+        raise ValueError(f"signature: {field} must be a list of integers")
+    return list(values)
+
+
+def _output(data) -> Output:
+    names = {"reduction", "formula_dim", "out_dim", "k", "weight_dim"}
+    if not isinstance(data, dict) or set(data) != names or not isinstance(data["reduction"], str):
+        raise ValueError(f"signature: an output has the fields {sorted(names)}")
+    sizes = [data[n] for n in ("formula_dim", "out_dim", "k", "weight_dim")]
+    if not all(_is_int(v) and v >= 0 for v in sizes) or min(sizes[:2]) < 1:
+        raise ValueError("signature: an output's sizes must be integers (dims at least 1)")
+    return Output(**data)

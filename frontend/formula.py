@@ -86,8 +86,7 @@ class _Walker:
             return self.build(Tree("name", [node]))
         kind = node.data
         if kind in _INFIX:
-            a, b = (self.build(c) for c in node.children)
-            return self.op(_INFIX[kind], [a, b], column=_column(node))
+            return self._infix_chain(node)
         if kind in _COMPARE:
             name, swap = _COMPARE[kind]
             a, b = (self.build(c) for c in node.children)
@@ -112,6 +111,19 @@ class _Walker:
         if kind == "formula":
             return self.build(node.children[0])
         self.error(FormulaSyntaxError, f"unexpected construct {kind}", node)
+
+    def _infix_chain(self, node):
+        """a + b - c + ... (a left-deep tree): walked down its left spine in a loop, then folded
+        left to right, so a flat sum of 10^4 terms needs no deep recursion."""
+        spine = []
+        while isinstance(node, Tree) and node.data in _INFIX:
+            spine.append(node)
+            node = node.children[0]
+        value = self.build(node)
+        for link in reversed(spine):
+            right = self.build(link.children[1])
+            value = self.op(_INFIX[link.data], [value, right], column=_column(link))
+        return value
 
     def _number(self, tok: Token):
         text = str(tok)

@@ -19,6 +19,7 @@ from .errors import (
     FormulaError,
     FormulaSyntaxError,
     KeirError,
+    LimitError,
     NotSupportedError,
     UnknownOpError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "BundleIntegrityError",
     "BundleTargetError",
     "CompileError",
+    "LimitError",
     "ComplexLazyTensor",
     "DimensionError",
     "FormulaError",

@@ -164,10 +164,7 @@ class Genred:
             raise ArgumentError(
                 f"out= is not available for {self.reduction_op}: it returns two arrays"
             )
-        if out.shape != result.shape:
-            raise ArgumentError(f"out: expected shape {result.shape}, got {out.shape}")
-        out[...] = result
-        return out
+        return results.write_out(out, result)
 
 
 class KeopsKernel:

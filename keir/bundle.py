@@ -32,6 +32,7 @@ import numpy as np
 from . import __version__
 from .errors import BundleError, KeirError
 from .runtime import bundle as layout
+from .runtime import leftovers
 from .target import CPU_LEVELS, GPU_CHIPS, CpuTarget, GpuTarget, host
 
 KERNEL_FIELDS = ("name", "formula", "aliases", "reduction", "axis", "dtype", "opt_arg", "formula2")
@@ -133,12 +134,13 @@ def build_bundle(spec: BundleSpec, out_dir) -> dict:
     out = Path(out_dir).absolute()
     if out.exists() and any(out.iterdir()) and not (out / layout.MANIFEST).is_file():
         raise BundleError(f"{out} exists, is not empty and is not a keir bundle: not touched")
-    staging = out.with_name(f".{out.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    leftovers.clean(out.parent)  # what a killed build left (staging, old copies)
+    staging = Path(tempfile.mkdtemp(prefix=leftovers.prefix("bundle"), dir=out.parent))
+    staging.chmod(0o755)  # (mkdtemp's 0700 would hide the bundle from other users)
     try:
         manifest = _build_into(spec, staging)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = out.with_name(f"{leftovers.prefix('old')}{out.name}")
         if out.exists():
             out.rename(old)
         staging.rename(out)
@@ -154,7 +156,7 @@ def _build_into(spec: BundleSpec, out: Path) -> dict:
 
     start = time.perf_counter()
     cpu = _cpu(spec.cpu)
-    with tempfile.TemporaryDirectory(prefix="keir-bundle-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="objects-", dir=out) as tmp:
         compiled = [_compile_cpu(k, Path(tmp), cpu) for k in spec.kernels]
         link_shared([obj for _, obj in compiled], out / layout.LIBRARY, rpath="$ORIGIN")
     shutil.copy2(openmp_libdir() / layout.OPENMP, out / layout.OPENMP)
@@ -173,6 +175,7 @@ def _build_into(spec: BundleSpec, out: Path) -> dict:
         "kernels": entries,
         "build_seconds": round(time.perf_counter() - start, 3),
     }
+    manifest["manifest_sha256"] = layout.seal(manifest)
     _write_json(out / layout.MANIFEST, manifest)
     return manifest
 
@@ -202,7 +205,10 @@ def _compile_cpu(k: KernelEntry, tmp: Path, cpu: CpuTarget) -> tuple[dict, Path]
     from .runtime.native import compile_ir
 
     module, args = _build(k)
-    text, sig = BACKEND.native_ir(module, cpu)
+    try:
+        text, sig = BACKEND.native_ir(module, cpu)
+    except KeirError as e:  # e.g. past the unrolling limit: say which kernel
+        raise BundleError(f"kernel {k.name}: {e}") from None
     obj = tmp / f"{k.name}.o"
     compile_ir(text, obj, cpu.name)
     return _describe(k, args, sig), obj

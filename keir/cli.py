@@ -158,9 +158,11 @@ def _load_passes(path: str) -> None:
 
 def _read(path: str) -> str:
     try:
-        return sys.stdin.read() if path == "-" else open(path).read()
+        return sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as e:
         raise KeirError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise KeirError(f"cannot read {path}: not UTF-8 text (byte {e.start})") from None
 
 
 def _pass_list() -> str:

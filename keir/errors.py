@@ -50,6 +50,10 @@ class CompileError(KeirError):
     """MLIR or the native toolchain rejected a kernel; the message carries their diagnostics."""
 
 
+class LimitError(CompileError):
+    """A kernel past a size limit of the compiler (compiling it would take too long)."""
+
+
 class BundleError(KeirError):
     """A kernel bundle (keir bundle / keir.load_bundle) that is malformed or cannot be used."""
 

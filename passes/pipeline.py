@@ -11,6 +11,7 @@ Stages are named so the driver (and `keir compile --emit`) can stop after any of
 from __future__ import annotations
 
 from ..errors import CompileError
+from . import size_limit
 from .registry import run_pipeline
 
 # keir's passes are named here and imported by the registry when a pipeline first runs them
@@ -66,6 +67,8 @@ def lower(
         if stage not in STAGES:
             raise CompileError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
+        if stage == "loops":  # refuse, before unrolling, what would compile for minutes
+            size_limit.check(module)
         run_pipeline(module, _cpu_steps(stage, vector_bytes, states))
     return module
 

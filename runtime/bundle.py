@@ -8,9 +8,13 @@ A bundle (built by `keir bundle`, keir.bundle) is a directory:
     <name>.<sm>.ptx      PTX per kernel and GPU architecture (target "ptx"), for CUDA loaders
 
 `load_bundle` refuses, before loading any code, a bundle whose ABI version, machine or CPU
-features differ from this process's (BundleTargetError) and one whose files do not match the
-manifest's sha256 (BundleIntegrityError). The manifest itself is not signed: the check catches
-corrupted, truncated or mixed-up files, not someone able to rewrite the whole directory.
+features differ from this process's (BundleTargetError), and (BundleIntegrityError) one whose
+manifest does not match its own sha256 (`seal`: every field, signatures included), whose files
+do not match the manifest's sha256s, or whose kernel entries contradict themselves (arguments
+vs signature). The library is loaded from a copy named by its content (runtime.loader), so a
+bundle rebuilt in place and loaded again runs the new code. Nothing is signed with a key: the
+checks catch corrupted, truncated, edited or mixed-up files, not someone able to rewrite the
+whole directory consistently.
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ import platform
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..dialect.signature import Signature
+from ..dialect.signature import CAT_NAMES, Signature
 from ..errors import BundleError, BundleIntegrityError, BundleTargetError
 from ..target import cpu_flags
 from . import results
 from .launcher import Kernel
+from .loader import LibraryChangedError, load_library
 
 # Bump when the native calling convention (keir.dialect.signature) or the manifest changes.
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: the manifest's own sha256 (seal)
 FORMAT = "keir-bundle"
 MANIFEST = "manifest.json"
 LIBRARY = "libkeir_bundle.so"
@@ -51,6 +56,15 @@ def host_target() -> dict:
     return {"system": platform.system(), "machine": platform.machine()}
 
 
+_FIELD_TYPES = {"target": dict, "files": dict, "kernels": list, "library": str}
+
+
+def seal(manifest: dict) -> str:
+    """sha256 of every field of the manifest but this one (stored as "manifest_sha256")."""
+    fields = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
 class BundleKernel:
     """One kernel of a bundle: call it with numpy arrays in the order of its arguments; it
     returns what `Genred` with the same formula returns."""
@@ -58,7 +72,7 @@ class BundleKernel:
     def __init__(self, entry: dict, library: ctypes.CDLL):
         self.name, self.formula, self.args = entry["name"], entry["formula"], entry["args"]
         self.output = entry["output"]
-        self.signature = Signature.from_json(entry["signature"])
+        self.signature = _entry_signature(entry)
         self._kernel = Kernel(library, self.signature, [a["name"] for a in self.args])
 
     def __call__(self, *arrays):
@@ -88,18 +102,43 @@ class Bundle(Mapping):
         return f"<keir bundle {self.path}: {', '.join(self._kernels)}>"
 
 
+def _entry_signature(entry: dict) -> Signature:
+    """The entry's signature, checked against the entry's own argument list and symbol."""
+    sig = Signature.from_json(entry["signature"])
+    args = [(a["cat"], a["dim"]) for a in entry["args"]]
+    if args != [(CAT_NAMES[c], d) for c, d in zip(sig.arg_cats, sig.arg_dims)]:
+        raise ValueError("its arguments differ from its signature's")
+    if entry["symbol"] != sig.name or entry["output"]["reduction"] != sig.reduction:
+        raise ValueError("its symbol or reduction differs from its signature's")
+    return sig
+
+
 def load_bundle(path) -> Bundle:
     """Checks and loads the bundle in directory `path`; see the module docstring."""
     folder = Path(path)
     manifest = read_manifest(folder)
     check_target(manifest)
+    check_seal(folder, manifest)
     check_files(folder, manifest)
     library = _load_library(folder, manifest)
-    try:
-        kernels = {e["name"]: BundleKernel(e, library) for e in manifest["kernels"]}
-    except (KeyError, TypeError, AttributeError) as e:
-        raise BundleError(f"{folder / MANIFEST}: malformed kernel entry ({e!r})") from None
+    kernels = {}
+    for n, entry in enumerate(manifest["kernels"]):
+        try:
+            kernels[entry["name"]] = BundleKernel(entry, library)
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise BundleIntegrityError(
+                f"{folder / MANIFEST}: kernel entry {n} is malformed ({e}); rebuild the bundle"
+            ) from None
     return Bundle(folder, manifest, kernels)
+
+
+def check_seal(folder: Path, manifest: dict) -> None:
+    """The manifest hashes to its recorded sha256: no field was edited alone."""
+    if manifest.get("manifest_sha256") != seal(manifest):
+        raise BundleIntegrityError(
+            f"{folder / MANIFEST}: its content does not match its manifest_sha256: the manifest"
+            " was edited or damaged; rebuild the bundle"
+        )
 
 
 def read_manifest(folder: Path) -> dict:
@@ -112,6 +151,9 @@ def read_manifest(folder: Path) -> dict:
         raise BundleError(f"{path}: not a readable JSON manifest ({e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{path}: not a keir bundle manifest (format {FORMAT!r} expected)")
+    for field, kind in _FIELD_TYPES.items():
+        if not isinstance(manifest.get(field), kind):
+            raise BundleIntegrityError(f"{path}: {field!r} must be a JSON {kind.__name__}")
     return manifest
 
 
@@ -140,9 +182,9 @@ def check_target(manifest: dict) -> None:
 
 def check_files(folder: Path, manifest: dict) -> None:
     """Every file of the manifest exists, and has the recorded sha256."""
-    for name, digest in manifest.get("files", {}).items():
+    for name, digest in manifest["files"].items():
         path = folder / name
-        if Path(name).name != name:
+        if Path(name).name != name or not isinstance(digest, str):
             raise BundleIntegrityError(f"{folder}: {name!r} is not a file name inside the bundle")
         if not path.is_file():
             raise BundleIntegrityError(f"{folder}: file {name!r} of the manifest is missing")
@@ -162,7 +204,9 @@ def _load_library(folder: Path, manifest: dict) -> ctypes.CDLL:
     try:
         if openmp:
             _load_openmp(folder / openmp)
-        return ctypes.CDLL(str(folder / library))
+        return load_library(folder / library, manifest["files"][library])
+    except LibraryChangedError as e:
+        raise BundleIntegrityError(str(e)) from None
     except OSError as e:
         raise BundleError(f"cannot load {folder / library}: {e}") from None
 

@@ -7,8 +7,11 @@ unchanged on machines without a GPU: tests compare its results with the referenc
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 
 import numpy as np
+
+from .loader import load_library
 
 
 class EmulatedDevice:
@@ -46,7 +49,7 @@ class EmulatedDevice:
 
     def _function(self, program):
         if program.code not in self._libraries:
-            self._libraries[program.code] = ctypes.CDLL(program.code)
+            self._libraries[program.code] = load_library(Path(program.code))
         fn = getattr(self._libraries[program.code], program.kernel)
         fn.restype = None
         return fn

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import CompileError
-from . import toolchain
+from . import leftovers, toolchain
 
 
 def llvm_ir(module) -> str:
@@ -22,10 +22,39 @@ def llvm_ir(module) -> str:
     except ImportError:  # (20 ms per process)
         from mlir.dialects.llvm import translate_module_to_llvmir
 
+    check_translatable(module)  # upstream's translator crashes the process on other ops
     try:
         return str(translate_module_to_llvmir(module.operation))
     except Exception as e:
         raise CompileError(f"translation to LLVM IR failed:\n{e}") from None
+
+
+# Ops MLIR translates to LLVM IR (keir's CPU lowering ends in these): the LLVM dialect, OpenMP
+# (convert-openmp-to-llvm leaves omp ops, translated to __kmpc calls) and nested modules.
+TRANSLATABLE = ("llvm.", "omp.")
+
+
+def check_translatable(module) -> None:
+    """CompileError naming the first op (and its location) that is not in the LLVM dialect."""
+    from mlir import ir
+
+    found = []
+
+    def visit(op):
+        name = op.name
+        if not name.startswith(TRANSLATABLE) and name != "builtin.module":
+            found.append(op)
+            return ir.WalkResult.INTERRUPT
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    if found:
+        op = found[0]
+        raise CompileError(
+            f"cannot translate to LLVM IR: {op.name} at {op.location} is left after the "
+            "lowering, and only llvm and omp ops have a translation (a keir function needs a "
+            "keir.reduction to be lowered; other dialects need their conversion passes)"
+        )
 
 
 def _run(cmd: list[str]) -> None:
@@ -37,7 +66,8 @@ def _run(cmd: list[str]) -> None:
 def build_shared_object(ir_text: str, out_path: Path, cpu: str | None = None, job=None) -> None:
     """Compiles LLVM IR text to a shared object at `out_path` (linked against libiomp5), with
     `job` (an LLVMJob started earlier for `cpu`) or a new one."""
-    with tempfile.TemporaryDirectory(prefix="keir-build-") as tmp:
+    # beside the output (the cache): a killed build's directory is cleaned there (leftovers)
+    with tempfile.TemporaryDirectory(prefix=leftovers.prefix("build"), dir=out_path.parent) as tmp:
         obj = Path(tmp) / "k.o"
         obj.write_bytes((job or LLVMJob(cpu)).finish(ir_text))
         link_shared([obj], out_path, rpath=str(toolchain.openmp_libdir()))

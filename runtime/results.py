@@ -34,6 +34,22 @@ def call(kernel, args):
     return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N)[0], sig.k)
 
 
+def write_out(out, result: np.ndarray) -> np.ndarray:
+    """Copies `result` into the caller's `out=` array, which must be a writeable numpy array
+    of its shape and dtype (a cast would truncate floats to integers or lose precision)."""
+    if not isinstance(out, np.ndarray):
+        raise ArgumentError(f"out: expected a numpy array, got {type(out).__name__}")
+    if out.shape != result.shape or out.dtype != result.dtype:
+        raise ArgumentError(
+            f"out: expected an array of shape {result.shape} and dtype {result.dtype}, "
+            f"got shape {out.shape} and dtype {out.dtype}"
+        )
+    if not out.flags.writeable:
+        raise ArgumentError("out: the array is read-only")
+    out[...] = result
+    return out
+
+
 def postprocess(kind: str, out: np.ndarray, k: int = 0):
     """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`
     (the reduction's own `output` rule: int64 indices, (values, indices) pairs, K axes)."""

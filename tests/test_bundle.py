@@ -199,9 +199,12 @@ def _copy(bundle_dir, tmp_path):
     return copy
 
 
-def _edit_manifest(folder, edit) -> None:
+def _edit_manifest(folder, edit, reseal: bool = True) -> None:
+    """Edits the manifest; `reseal` recomputes its sha256, as a consistent rewrite would."""
     manifest = json.loads((folder / "manifest.json").read_text())
     edit(manifest)
+    if reseal:
+        manifest["manifest_sha256"] = layout.seal(manifest)
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 

@@ -252,3 +252,29 @@ def test_more_than_2_to_the_31_pairs(axis):
     x, y = rng.integers(-3, 4, (M, 1)).astype(float), rng.integers(-3, 4, (N, 1)).astype(float)
     out = scalar_red("Sum", axis=axis)(x, y)
     np.testing.assert_array_equal(out, x * y.sum() if axis == 1 else y * x.sum())
+
+
+# ---------------------------------------------------------------- out=
+def test_out_must_be_a_writeable_array_of_the_result_dtype():
+    """issue 21: an int64 out= truncated silently, a list raised AttributeError."""
+    x, y, b, s = data()
+    f = genred(dtype="float64")
+    expected = dense(x, y, b, s)
+    out = np.full((6, 1), np.nan)
+    assert f(x, y, b, s, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    readonly = np.empty((6, 1))
+    readonly.flags.writeable = False
+    for bad, message in [
+        (np.zeros((6, 1), np.int64), "dtype float64, got shape .* dtype int64"),
+        (np.zeros((6, 1), np.float32), "dtype float32"),
+        (np.zeros((6, 2)), r"shape \(6, 1\)"),
+        ([[0.0]] * 6, "expected a numpy array, got list"),
+        (readonly, "read-only"),
+    ]:
+        with pytest.raises(ArgumentError, match=message):
+            f(x, y, b, s, out=bad)
+    argmin = genred(kind="ArgMin", dtype="float64")
+    index = np.zeros((6, 1), np.int64)
+    argmin(x, y, b, s, out=index)
+    np.testing.assert_array_equal(index, argmin(x, y, b, s))
