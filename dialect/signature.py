@@ -6,6 +6,8 @@ evaluates their formulas once per pair). Its native entry point takes, in this o
 argument array in declaration order, then the output arrays (each as a rank-1 memref:
 allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
 With layout "tiles", the arrays indexed by the reduced index are stored in transposed tiles.
+With `control`, one more rank-1 memref follows M and N: int64[2], [stop flag, finished output
+rows], through which the launcher cancels a running call and reads its progress.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Signature:
     # component-major, so that a vector of `lanes` consecutive indices is one contiguous load
     layout: str = "rows"
     lanes: int = 0
+    control: bool = False  # takes the control memref after M and N (keir-tile-cpu)
 
     @property
     def out_cat(self) -> int:

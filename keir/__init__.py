@@ -41,6 +41,10 @@ def __getattr__(name: str):
         from .runtime.bundle import load_bundle
 
         return load_bundle
+    if name in ("set_threads", "get_threads"):  # ctypes only
+        from .runtime import threads
+
+        return getattr(threads, name)
     if name == "fuse":
         from .fusion import fuse
 
@@ -72,7 +76,9 @@ __all__ = [
     "Vi",
     "Vj",
     "fuse",
+    "get_threads",
     "grad",
     "keops_kernel",
     "load_bundle",
+    "set_threads",
 ]

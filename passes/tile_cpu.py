@@ -28,6 +28,10 @@ Reduced-index variables arrive in layout "tiles" (see keir.dialect.signature): t
 stored component-major, so the vector loop reads one contiguous stream (component-major over
 all n rows, it read D streams: 0.37 G pairs/s instead of 0.48, D = 64 unrolled, one thread);
 the launcher lays them out (O(n D) work beside the O(M N) loop).
+The kernel takes one more argument after M and N, `control` (int64[2], Signature.control):
+control[0] != 0 asks it to stop (read with an atomic load before each tile of each chunk: the
+remaining tiles are skipped, so a cancelled call returns within one tile), control[1] counts the
+output rows of finished chunks (an atomic add per chunk): the launcher's Ctrl-C and progress.
 Options: lanes, rows, cols, block, tile (OPTIONS).
 """
 
@@ -38,7 +42,7 @@ from dataclasses import replace
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, func, memref, scf, vector
+from mlir.dialects import arith, func, llvm, memref, scf, vector
 
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature
@@ -130,8 +134,11 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
     buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], elem)
     index = ir.IndexType.get()
     n_args, n_out = len(sig.arg_cats), len(sig.outputs)
-    new = func.FuncOp(sig.name, ir.FunctionType.get([buf] * (n_args + n_out) + [index] * 2, []))
-    tiled = replace(sig, layout="tiles", lanes=L)
+    i64 = ir.IntegerType.get_signless(64)
+    control = ir.MemRefType.get([2], i64)
+    inputs = [buf] * (n_args + n_out) + [index] * 2 + [control]
+    new = func.FuncOp(sig.name, ir.FunctionType.get(inputs, []))
+    tiled = replace(sig, layout="tiles", lanes=L, control=True)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(tiled.to_json()))
     entry = new.add_entry_block()
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
@@ -143,6 +150,7 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
     )
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
+    k.control = entry.arguments[-1]
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
         state_lanes = R * C * L * len(_flat([k.init(k.se)]))  # (unused constants fold away)
@@ -163,11 +171,13 @@ def _lower_kernel(old, lanes, rows_per_block, cols_per_step, block=None, tile=No
         if _merge_cost(reds) * L <= MERGE_BUDGET:
             k.vector_chunk(b0, b1)
         else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
-            each = scf.ForOp(b0, b1, index_const(1), [])
+            each = scf.ForOp(b0, k.unless_cancelled(b0, b1), index_const(1), [])
             with ir.InsertionPoint(each.body):
                 rows, fixed = k.block_rows(each.induction_variable)
                 k.finish(rows, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
                 scf.YieldOp([])
+        done = arith.index_cast(i64, arith.muli(arith.subi(b1, b0), index_const(R)))
+        memref.atomic_rmw(arith.AtomicRMWKind.addi, done, k.control, [index_const(1)])
         scf.ReduceOp([], 0)
 
 
@@ -203,6 +213,17 @@ class _Kernel:
 
     def init(self, e) -> list:
         return [red.init(e, shape) for red, shape, _ in self.reds]
+
+    def unless_cancelled(self, b0, b1):
+        """b1, or b0 once the launcher set control[0] (then a loop over [b0, b1) runs no
+        block). An atomic load: a plain one could be hoisted out of the tile loop."""
+        i64 = ir.IntegerType.get_signless(64)
+        address = arith.index_cast(i64, memref.extract_aligned_pointer_as_index(self.control))
+        flag = llvm.load(
+            i64, llvm.inttoptr(llvm.PointerType.get(), address), alignment=8, ordering=2
+        )  # 2: monotonic, a plain mov on x86
+        stop = arith.cmpi(arith.CmpIPredicate.ne, flag, arith.constant(i64, 0))
+        return arith.select(stop, b0, b1)
 
     def block_rows(self, block):
         """(the rows of the block, per row {pos: scalar lanes of its variables})."""
@@ -241,7 +262,7 @@ class _Kernel:
         with ir.InsertionPoint(tiles.body):
             t0 = tiles.induction_variable
             t1 = arith.minui(arith.addi(t0, index_const(self.T)), n_vec)
-            each = scf.ForOp(b0, b1, index_const(1), [])
+            each = scf.ForOp(b0, self.unless_cancelled(b0, b1), index_const(1), [])
             with ir.InsertionPoint(each.body):
                 block = each.induction_variable
                 rows, fixed = self.block_rows(block)

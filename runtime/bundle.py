@@ -30,7 +30,7 @@ from . import results
 from .launcher import Kernel
 
 # Bump when the native calling convention (keir.dialect.signature) or the manifest changes.
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: CPU kernels take a control block after M and N (Signature.control)
 FORMAT = "keir-bundle"
 MANIFEST = "manifest.json"
 LIBRARY = "libkeir_bundle.so"
@@ -72,8 +72,8 @@ class BundleKernel:
         self.signature = Signature.from_json(entry["signature"])
         self._kernel = Kernel(library, self.signature, [a["name"] for a in self.args])
 
-    def __call__(self, *arrays):
-        return results.call(self._kernel, arrays)
+    def __call__(self, *arrays, threads: int | None = None, progress=False):
+        return results.call(self._kernel, arrays, threads=threads, progress=progress)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{a['name']}={a['cat']}({a['dim']})" for a in self.args)
