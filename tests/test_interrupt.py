@@ -159,3 +159,30 @@ def test_threads_refuses_a_wrong_count(rng, bad):
         f(*_gauss_data(rng, 50, 40), threads=bad)
     with pytest.raises(ArgumentError, match="set_threads"):
         omp.set_threads(bad)
+
+
+def test_worker_threads_end_with_their_callers(rng):
+    import gc
+    import threading
+
+    def workers() -> set:
+        return {t for t in threading.enumerate() if t.name == "keir-kernel"}
+
+    before = workers()  # (this thread's own worker may exist)
+    f = Genred(*GAUSS, reduction_op="Sum", axis=1)
+    args = _gauss_data(rng, 300, 200)
+    results = []
+    callers = [
+        threading.Thread(target=lambda: results.append(f(*args, progress=lambda d, t: None)))
+        for _ in range(3)
+    ]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(results) == 3 and all(np.array_equal(r, results[0]) for r in results)
+    gc.collect()
+    deadline = time.time() + 5
+    while time.time() < deadline and workers() - before:
+        time.sleep(0.01)
+    assert not workers() - before
