@@ -275,9 +275,7 @@ def _run(kernel, inputs, formula, aliases, dtype, compile_s, hit, args) -> int:
     print(f"compile   {compile_s:.3f} s ({cached})")
     print(f"run       {run_s:.3f} s  ({M * N / max(run_s, 1e-9) / 1e9:.3f} G pairs/s)")
     for name, p in parts.items():
-        first = p[0][:4] if p.size else p
-        total = p.sum(dtype=np.float64)
-        print(f"checksum  {name + ': ' if name else ''}sum = {total:.9g}  first row = {first}")
+        print(f"checksum  {name + ': ' if name else ''}{_checksum(p)}")
     if args.output:
         if args.output.endswith(".npz"):
             np.savez(args.output, **{k or "values": v for k, v in parts.items()})
@@ -285,3 +283,14 @@ def _run(kernel, inputs, formula, aliases, dtype, compile_s, hit, args) -> int:
             np.save(args.output, out)
         print(f"saved     {args.output}")
     return 0
+
+
+def _checksum(out: np.ndarray) -> str:
+    """The sum and the first row's first values, to 6 digits: float32 sums differ in their
+    last digits between vector widths (the order of the additions)."""
+    first = out.reshape(len(out), -1)[0, :4] if out.size else out
+    if out.dtype.kind == "f":
+        values = ", ".join(f"{v:.6g}" for v in first)
+        return f"sum = {out.sum(dtype=np.float64):.6g}  first row = [{values}]"
+    values = ", ".join(str(int(v)) for v in first)
+    return f"sum = {int(out.sum(dtype=np.int64))}  first row = [{values}]"

@@ -49,6 +49,10 @@ class UnsafeCacheError(KeirError):
     """The cache directory could be written by another user, so its binaries cannot be trusted."""
 
 
+class CacheDirError(KeirError):
+    """The cache directory cannot be created or written."""
+
+
 def cache_dir() -> Path:
     root = os.environ.get("KEIR_CACHE_DIR")
     if root:
@@ -56,8 +60,18 @@ def cache_dir() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         path = Path(base) / "keir"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise CacheDirError(
+            f"cannot create the kernel cache {path}: {e.strerror}; "
+            "set KEIR_CACHE_DIR to a directory of yours"
+        ) from None
     _check_private(path)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CacheDirError(
+            f"kernel cache {path} is not writable; set KEIR_CACHE_DIR to a directory of yours"
+        )
     return path
 
 

@@ -72,6 +72,14 @@ def test_bad_npy_file_is_refused(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("keir: error: --data x:")
 
 
+def test_unusable_cache_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("KEIR_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    assert main(["run", "-M", "10", "-N", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keir: error: cannot create the kernel cache") and "KEIR_CACHE_DIR" in err
+
+
 def _saved(tmp_path, argv, name="out.npy"):
     out = tmp_path / name
     assert main(["run", *argv, "-o", str(out)]) == 0
