@@ -57,6 +57,8 @@ class KernelSolve:
         threads=None,
         maxiter=None,
     ):
+        """a with (alpha Id + K) a = b, b given in the place of the unknown among `args`;
+        conjugate gradients until |r|^2 < size(b) eps^2 (or `maxiter` iterations)."""
         from .lazy.reduce import conjugate_gradient
 
         if ranges is not None:

@@ -100,7 +100,9 @@ class Bundle(Mapping):
 
 
 def load_bundle(path) -> Bundle:
-    """Checks and loads the bundle in directory `path`; see the module docstring."""
+    """The kernels of the bundle in directory `path`, {name: callable on numpy arrays}, after
+    checking its ABI, machine and CPU (BundleTargetError) and its files' sha256s
+    (BundleIntegrityError); see docs/bundles.md."""
     folder = Path(path)
     manifest = read_manifest(folder)
     check_target(manifest)

@@ -79,6 +79,18 @@ def test_readme_error_example():
     assert f"{type(e.value).__module__}.{type(e.value).__name__}: {e.value}" == shown
 
 
+def test_api_reference_is_up_to_date_and_complete():
+    """docs/api.md is `python -m keir.apidoc`; every public name has an entry."""
+    import keir
+    from keir import apidoc
+
+    assert (ROOT / "docs" / "api.md").read_text() == apidoc.markdown(), (
+        "run: python -m keir.apidoc > docs/api.md"
+    )
+    public = {name for name in keir.__all__ if not name.endswith("Error")}
+    assert public == apidoc.documented()
+
+
 def test_formula_reference_is_up_to_date():
     """docs/formulas.md is `keir formulas`: regenerate it when an op or reduction changes."""
     from keir.reference import markdown
