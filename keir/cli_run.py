@@ -74,8 +74,12 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     """The flags of `keir run` (the formula, --aliases, --reduction, --axis, --dtype are
     shared with `keir compile`)."""
     item = dict(action=_ItemsOrFormula, default=None)
-    run.add_argument("-M", type=positive_int, default=100_000, help="i rows of generated data")
-    run.add_argument("-N", type=positive_int, default=100_000, help="j rows of generated data")
+    run.add_argument(
+        "-M", type=positive_int, default=100_000, help="i rows of generated data (default 100,000)"
+    )
+    run.add_argument(
+        "-N", type=positive_int, default=100_000, help="j rows of generated data (default 100,000)"
+    )
     run.add_argument("-K", type=positive_int, help="K of --reduction KMin, ArgKMin or KMin_ArgKMin")
     run.add_argument(
         "--data",
@@ -94,7 +98,11 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the generated data")
     run.add_argument("--backend", default="auto", help="CPU, GPU or auto (default: auto)")
-    run.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
+    run.add_argument(
+        "--threads",
+        type=positive_int,
+        help="OpenMP threads (default: $OMP_NUM_THREADS, else all cores)",
+    )
     run.add_argument("-o", "--output", help="save the result: .npy, or .npz for a pair")
 
 

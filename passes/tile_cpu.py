@@ -219,9 +219,9 @@ class _Kernel:
         block). An atomic load: a plain one could be hoisted out of the tile loop."""
         i64 = ir.IntegerType.get_signless(64)
         address = arith.index_cast(i64, memref.extract_aligned_pointer_as_index(self.control))
-        flag = llvm.load(
-            i64, llvm.inttoptr(llvm.PointerType.get(), address), alignment=8, ordering=2
-        )  # 2: monotonic, a plain mov on x86
+        pointer = llvm.inttoptr(llvm.PointerType.get(), address)
+        monotonic = llvm.AtomicOrdering.monotonic  # a plain mov on x86
+        flag = llvm.load(i64, pointer, alignment=8, ordering=monotonic)
         stop = arith.cmpi(arith.CmpIPredicate.ne, flag, arith.constant(i64, 0))
         return arith.select(stop, b0, b1)
 

@@ -104,6 +104,30 @@ def test_progress_hook_counts_output_rows(rng, axis):
     np.testing.assert_allclose(out, f(x, y, b), rtol=1e-12)
 
 
+@pytest.mark.parametrize("axis", (0, 1))
+def test_the_kernel_counts_its_finished_rows(rng, monkeypatch, axis):
+    """control[1] after a call: every output row counted once (the last block of R rows may
+    count up to R - 1 missing rows)."""
+    from keir.runtime import launcher
+
+    counts = []
+    real = launcher.run_interruptible
+
+    def spy(call, control, total, progress=None):
+        real(call, control, total, progress)
+        counts.append((int(control[1]), total))
+
+    monkeypatch.setattr(launcher, "run_interruptible", spy)
+    b_cat = "Vj" if axis == 1 else "Vi"
+    f = Genred(GAUSS[0], ["x = Vi(3)", "y = Vj(3)", f"b = {b_cat}(1)"], "Sum", axis=axis)
+    x, y = rng.random((1001, 3)), rng.random((999, 3))
+    b = rng.random((999 if axis == 1 else 1001, 1))
+    f(x, y, b, progress=lambda done, total: None)
+    ((done, total),) = counts
+    assert total == (1001 if axis == 1 else 999)
+    assert total <= done < total + 64
+
+
 def test_progress_bar_writes_to_stderr(rng, capsys):
     f = Genred(*GAUSS, reduction_op="Sum", axis=1)
     f(*_gauss_data(rng, 500, 400), progress=True)
