@@ -6,6 +6,8 @@ evaluates their formulas once per pair). Its native entry point takes, in this o
 argument array in declaration order, then the output arrays (each as a rank-1 memref:
 allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
 With layout "tiles", the arrays indexed by the reduced index are stored in transposed tiles.
+With `control`, one more rank-1 memref follows M and N: int64[2], [stop flag, finished output
+rows], through which the launcher cancels a running call and reads its progress.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Signature:
     # True: each output holds its reduction's raw running state (ReductionDef.state_len lanes
     # per row, before finalize), for callers that merge partial results (keir.dask)
     states: bool = False
+    control: bool = False  # takes the control memref after M and N (keir-tile-cpu)
 
     @property
     def out_cat(self) -> int:
@@ -98,6 +101,7 @@ class Signature:
             (self.layout not in ("rows", "tiles"), "layout"),
             (not _is_int(self.lanes) or self.lanes < (self.layout == "tiles"), "lanes"),
             (not isinstance(self.states, bool), "states"),
+            (not isinstance(self.control, bool), "control"),
         ]
         for bad, field in problems:
             if bad:
@@ -113,7 +117,10 @@ def _call(s: Signature) -> tuple:
     return s.dtype, s.arg_cats, s.arg_dims, s.axis, sorted(s.outputs, key=repr), s.states
 
 
-_FIELDS = {"name", "dtype", "arg_cats", "arg_dims", "axis", "outputs", "layout", "lanes", "states"}
+_FIELDS = {
+    *("name", "dtype", "arg_cats", "arg_dims", "axis", "outputs"),
+    *("layout", "lanes", "states", "control"),
+}
 
 
 def _is_int(value) -> bool:

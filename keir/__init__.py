@@ -27,6 +27,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 _API = ("Genred", "KeopsKernel", "keops_kernel")
+_GENERIC = ("generic_sum", "generic_logsumexp", "generic_argmin", "generic_argkmin")
 
 
 def __getattr__(name: str):
@@ -42,6 +43,18 @@ def __getattr__(name: str):
         from .runtime.bundle import load_bundle
 
         return load_bundle
+    if name in _GENERIC:
+        from . import generic
+
+        return getattr(generic, name)
+    if name == "KernelSolve":
+        from .solve import KernelSolve
+
+        return KernelSolve
+    if name in ("set_threads", "get_threads"):  # ctypes only
+        from .runtime import threads
+
+        return getattr(threads, name)
     if name == "fuse":
         from .fusion import fuse
 
@@ -66,6 +79,7 @@ __all__ = [
     "FormulaSyntaxError",
     "Genred",
     "KeirError",
+    "KernelSolve",
     "KeopsKernel",
     "LazyTensor",
     "NotSupportedError",
@@ -74,7 +88,13 @@ __all__ = [
     "Vi",
     "Vj",
     "fuse",
+    "generic_argkmin",
+    "generic_argmin",
+    "generic_logsumexp",
+    "generic_sum",
+    "get_threads",
     "grad",
     "keops_kernel",
     "load_bundle",
+    "set_threads",
 ]

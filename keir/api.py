@@ -66,13 +66,15 @@ class _Compiled:
                 self._kernels[key] = backends.get("cuda").compile(module, names, device=device)
         return self._kernels[key]
 
-    def run(self, args, backend: str, device_id: int = -1) -> np.ndarray:
+    def run(self, args, backend: str, device_id: int = -1, **options) -> np.ndarray:
+        """`options`: threads, progress (keir.runtime.launcher.Kernel.run_prepared)."""
         if backend not in cuda.BACKENDS:
             raise NotSupportedError(
                 f"backend {backend!r} is not supported: use one of {', '.join(cuda.BACKENDS)}"
             )
         device = cuda.select(backend, device_id)
-        return results.call(self.kernel(self.dtype or _infer_dtype(args), device), args)
+        kernel = self.kernel(self.dtype or _infer_dtype(args), device)
+        return results.call(kernel, args, **options)
 
 
 def _alias_list(aliases) -> list:
@@ -98,6 +100,9 @@ class Genred:
 
     `dtype` is optional, as in pykeops 2.x where it is deprecated: by default the kernel takes
     the dtype of the first floating-point argument and converts the others to it.
+    Calls take, beside pykeops' options, `threads=n` (OpenMP threads of this call; default
+    keir.set_threads, else OMP_NUM_THREADS, else all cores) and `progress=True` (a progress
+    bar on stderr) or `progress=f` (f(done_rows, total_rows), called every 0.05 s).
     """
 
     def __init__(
@@ -154,10 +159,19 @@ class Genred:
         """Components per output row (K * D for KMin-like reductions)."""
         return self._compiled.signature.out_dim
 
-    def __call__(self, *args, backend: str = "auto", device_id: int = -1, ranges=None, out=None):
+    def __call__(
+        self,
+        *args,
+        backend: str = "auto",
+        device_id: int = -1,
+        ranges=None,
+        out=None,
+        threads: int | None = None,
+        progress=False,
+    ):
         if ranges is not None:
             raise NotSupportedError("block-sparse ranges are not supported yet")
-        result = self._compiled.run(args, backend, device_id)
+        result = self._compiled.run(args, backend, device_id, threads=threads, progress=progress)
         if out is None:
             return result
         if isinstance(result, tuple):
@@ -174,12 +188,12 @@ class KeopsKernel:
         self.formula, self.args = formula, _alias_list(args)
         self._compiled = _Compiled(KernelSpec.parse(formula, self.args), None)
 
-    def __call__(self, arrays, backend: str = "auto") -> np.ndarray:
+    def __call__(self, arrays, backend: str = "auto", threads=None, progress=False) -> np.ndarray:
         if not isinstance(arrays, (list, tuple)):
             raise ArgumentError(
                 "keops_kernel operators take a list of arrays, in the order of args"
             )
-        return self._compiled.run(list(arrays), backend)
+        return self._compiled.run(list(arrays), backend, threads=threads, progress=progress)
 
 
 def keops_kernel(formula: str, args) -> KeopsKernel:

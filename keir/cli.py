@@ -1,4 +1,4 @@
-"""The `keir` command line: `keir run` (the main job) and `keir compile` (show the IR).
+"""keir: run, compile, opt, bundle and formulas, the commands of KeOps-style kernel reductions.
 
 keir run                                   # Gaussian kernel sum, M = N = 100,000, D = 3
 keir run "Sum_Reduction(SqDist(x,y), 0)" --aliases "x=Vi(3)" "y=Vj(3)" -M 5000 -N 8000
@@ -6,7 +6,9 @@ keir run FORMULA --aliases ... --data x=x.npy --data y=y.npy
 keir compile FORMULA --aliases ... --emit keir|autodiff|loops|llvm|llvm-ir|asm
 keir opt FILE.mlir --pipeline "keir-simplify,keir-lower-cpu,canonicalize" [--emit llvm-ir]
 keir opt --list-passes
+keir run FORMULA --reduction ArgKMin -K 5 --param s=0.5 --threads 2 -o knn.npy
 keir bundle SPEC.json -o DIR                # kernels ahead of time, for keir.load_bundle
+keir formulas                              # the formula reference (docs/formulas.md)
 """
 
 from __future__ import annotations
@@ -14,16 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
-import numpy as np
-
+from . import __version__, cli_run
+from .cli_run import UsageError
 from .errors import KeirError
 from .output_forms import FORMS
-
-DEFAULT_FORMULA = "Sum_Reduction(Exp(-s * SqNorm2(x - y)) * b, 0)"
-DEFAULT_ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "s = Pm(1)"]
-DEFAULT_PARAMS = {"s": 1.0}
 
 
 def _reduction(args):
@@ -31,70 +28,19 @@ def _reduction(args):
 
     if args.reduction is None:
         return None
-    return ReductionSpec(reduction_name(args.reduction, args.reduction, 0), args.axis)
-
-
-def _generated(aliases, M: int, N: int, dtype: str, files: dict, seed: int):
-    """Inputs in alias order: .npy files where given, else uniform random data."""
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for a in aliases:
-        if a.name in files:
-            arrays.append(np.load(files[a.name]))
-        elif a.cat == 2:
-            value = DEFAULT_PARAMS.get(a.name, 1.0)
-            arrays.append(np.full(a.dim, value, dtype=dtype))
-        else:
-            rows = M if a.cat == 0 else N
-            arrays.append(rng.random((rows, a.dim), dtype=dtype))
-    return arrays
-
-
-def _parse_data(items) -> dict:
-    files = {}
-    for item in items or []:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise KeirError(f"--data expects NAME=FILE.npy, got {item!r}")
-        files[name.strip()] = path
-    return files
-
-
-def cmd_run(args) -> int:
-    from .compiler import compile_module
-    from .frontend.aliases import parse_aliases
-    from .frontend.formula import build_kernel
-
-    formula = args.formula or DEFAULT_FORMULA
-    aliases = args.aliases or (DEFAULT_ALIASES if args.formula is None else [])
-    t0 = time.perf_counter()
-    module, _ = build_kernel(formula, aliases, args.dtype, _reduction(args))
-    kernel, info = compile_module(module, [a.name for a in parse_aliases(aliases)])
-    compile_s = time.perf_counter() - t0
-    inputs = _generated(
-        parse_aliases(aliases), args.M, args.N, args.dtype, _parse_data(args.data), args.seed
-    )
-    _, M, N = kernel.prepare(inputs)
-    t1 = time.perf_counter()
-    out = kernel(*inputs)
-    run_s = time.perf_counter() - t1
-    print(f"formula   {formula}")
-    print(f"aliases   {', '.join(aliases)}")
-    print(f"sizes     M = {M:,}  N = {N:,}  dtype = {args.dtype}  output {out.shape}")
-    print(f"compile   {compile_s:.3f} s ({'disk cache hit' if info.cache_hit else 'compiled'})")
-    print(f"run       {run_s:.3f} s  ({M * N / run_s / 1e9:.3f} G pairs/s)")
-    print(f"checksum  sum = {float(out.sum(dtype=np.float64)):.9g}  first row = {out[0][:4]}")
-    if args.output:
-        np.save(args.output, out)
-        print(f"saved     {args.output}")
-    return 0
+    axis = 1 if args.axis is None else args.axis
+    return ReductionSpec(reduction_name(args.reduction, args.reduction, 0), axis)
 
 
 def cmd_compile(args) -> int:
     from .frontend.formula import build_kernel
     from .passes import pipeline
 
-    module, _ = build_kernel(args.formula, args.aliases, args.dtype, _reduction(args))
+    formula = cli_run.formula_of(args)
+    if formula is None:
+        raise UsageError("keir compile needs a formula")
+    dtype = args.dtype or "float32"
+    module, _ = build_kernel(formula, args.aliases or [], dtype, _reduction(args))
     if args.target == "gpu" or args.emit in GPU_EMITS:
         return _compile_gpu(module, args)
     if args.emit in ("llvm-ir", "asm"):
@@ -215,37 +161,50 @@ def cmd_formulas(args) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser, formula_required: bool) -> None:
+def _common(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument(
         "formula",
-        nargs=None if formula_required else "?",
-        help="KeOps formula, e.g. 'Sum_Reduction(Exp(-SqDist(x,y)), 0)'",
+        nargs="?",
+        default=None,
+        help=f"KeOps formula, e.g. 'Sum_Reduction(Exp(-SqDist(x,y)), 0)'{default}",
     )
-    p.add_argument("--aliases", nargs="+", metavar="A", help='argument specs, e.g. "x = Vi(3)"')
+    cli_run.add_aliases(p)
     p.add_argument("--reduction", help="reduction (if the formula has none), e.g. Sum, ArgMin")
     p.add_argument(
         "--axis",
         type=int,
-        default=1,
         choices=(0, 1),
         help="with --reduction: 1 reduces over j (default), 0 over i",
     )
-    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument(
+        "--dtype", choices=("float32", "float64"), help="default: float32 (keir run: the data's)"
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors on one line, `keir: error: argument -M: ...`, exit status 2."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("keir").strip()
+        hint = f" (see keir {command + ' ' if command else ''}--help)"
+        self.exit(2, f"keir: error: {message}{hint}\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="keir", description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True)
+    top = _Parser(
+        prog="keir",
+        description=__doc__.splitlines()[0],
+        epilog="examples:\n" + __doc__.split("\n", 2)[2].rstrip('"'),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"keir {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="compile a formula and run it on generated or .npy data")
-    _common(run, formula_required=False)
-    run.add_argument("-M", type=int, default=100_000, help="number of i rows (generated data)")
-    run.add_argument("-N", type=int, default=100_000, help="number of j rows (generated data)")
-    run.add_argument("--data", action="append", metavar="NAME=FILE.npy", help="input from .npy")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("-o", "--output", help="save the result to this .npy file")
-    run.set_defaults(func=cmd_run)
+    _common(run, " (default: the Gaussian kernel sum of the README)")
+    cli_run.add_arguments(run)
+    run.set_defaults(func=cli_run.cmd_run)
     comp = sub.add_parser("compile", help="print the IR of a formula at a stage")
-    _common(comp, formula_required=True)
+    _common(comp, "")
     comp.add_argument(
         "--emit",
         default="keir",
@@ -282,7 +241,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # a usage error (printed on one line), --help or --version
+        return e.code
     try:
         return args.func(args)
     except KeirError as e:
@@ -290,6 +252,9 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:  # output piped into head & co.
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: the kernel stopped (keir.runtime.background)
+        print("keir: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

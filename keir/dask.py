@@ -19,9 +19,6 @@ workers of one machine) and keeps it for all later tasks. Parameters (Pm) are nu
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-
 import numpy as np
 
 from .api import Genred as _NumpyGenred
@@ -30,8 +27,8 @@ from .errors import ArgumentError
 from .frontend.spec import KernelSpec
 from .gradients import GradFunction, _rows
 
-_KERNELS: dict[bytes, object] = {}  # per worker process: kernels built here
-BUILDS: list[bytes] = []  # keys of the kernels this process built (tests count them)
+_KERNELS: dict[tuple, object] = {}  # per worker process: kernels built here
+BUILDS: list[str] = []  # the kernels this process built (tests count them)
 
 
 def _dask():
@@ -42,27 +39,27 @@ def _dask():
     return da
 
 
-def _kernel(payload: bytes):
-    """The partial-state kernel of a (spec, dtype) payload, built once per process."""
-    key = hashlib.sha256(payload).digest()
+def _kernel(spec: KernelSpec, dtype: str):
+    """The partial-state kernel of (spec, dtype), built once per process. (dask ships the
+    spec to workers with its own serialisation; keir itself unpickles nothing.)"""
+    key = (spec, dtype)  # specs are frozen dataclasses of trees: hashable, compared by value
     kernel = _KERNELS.get(key)
     if kernel is None:
         from .backends import get
 
-        spec, dtype = pickle.loads(payload)
         module, args = spec.build(dtype)
         kernel = get("cpu").compile(module, [a.name for a in args], states=True)
         _KERNELS[key] = kernel
-        BUILDS.append(key)
+        BUILDS.append(f"{hash(key):x}")
     return kernel
 
 
-def _partial(payload: bytes, starts, *arrays):
+def _partial(job: tuple, starts, *arrays):
     """One task: the raw states of a block of output rows over a block of reduced rows, with
     the block's reduced indices made global. Returns (rows, 1, state_len)."""
     from .runtime.states import States
 
-    kernel = _kernel(payload)
+    kernel = _kernel(*job)
     sig = kernel.sig
     state = kernel.run_prepared(*kernel.prepare(list(arrays)))[0]
     shape = _shape(sig)
@@ -77,11 +74,11 @@ def _states_graph(spec, dtype, blocks, out_cat, output, reduced, state_len):
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
-    payload = pickle.dumps((spec, dtype))
-    token = dask.base.tokenize(payload, *[a.name if c != 2 else a for a, c in blocks])
+    job = (spec, dtype)
+    token = dask.base.tokenize(repr(job), *[a.name if c != 2 else a for a, c in blocks])
     name, spec_key = f"keir-partial-{token}", f"keir-spec-{token}"
     starts = np.cumsum((0,) + reduced.chunks[0][:-1])
-    graph = {spec_key: payload}
+    graph = {spec_key: job}
     for a in range(len(output.chunks[0])):
         for r in range(len(reduced.chunks[0])):
             args = [x if c == 2 else (x.name, a if c == out_cat else r, 0) for x, c in blocks]

@@ -28,9 +28,13 @@ Reduced-index variables arrive in layout "tiles" (see keir.dialect.signature): t
 stored component-major, so the vector loop reads one contiguous stream (component-major over
 all n rows, it read D streams: 0.37 G pairs/s instead of 0.48, D = 64 unrolled, one thread);
 the launcher lays them out (O(n D) work beside the O(M N) loop).
-Options: lanes, vector_bytes, rows, cols, block, tile (OPTIONS).
+The kernel takes one more argument after M and N, `control` (int64[2], Signature.control):
+control[0] != 0 asks it to stop (read with an atomic load before each tile of each chunk: the
+remaining tiles are skipped, so a cancelled call returns within one tile), control[1] counts the
+output rows of finished chunks (an atomic add per chunk): the launcher's Ctrl-C and progress.
+Options: lanes, vector_bytes, rows, cols, block, tile, states (OPTIONS).
 
-Long (~400 lines) because it is one pass: its micro-kernel (lowering/wide_dot.py), lane
+Long (~450 lines) because it is one pass: its micro-kernel (lowering/wide_dot.py), lane
 arithmetic and formula emission (lowering/) are already apart; what is left is the loop nest.
 """
 
@@ -41,7 +45,7 @@ from dataclasses import replace
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, func, memref, scf, vector
+from mlir.dialects import arith, func, llvm, memref, scf, vector
 
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature
@@ -157,8 +161,11 @@ def _lower_kernel(
     buf = ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], elem)
     index = ir.IndexType.get()
     n_args, n_out = len(sig.arg_cats), len(sig.outputs)
-    new = func.FuncOp(sig.name, ir.FunctionType.get([buf] * (n_args + n_out) + [index] * 2, []))
-    tiled = replace(sig, layout="tiles", lanes=L)
+    i64 = ir.IntegerType.get_signless(64)
+    control = ir.MemRefType.get([2], i64)
+    inputs = [buf] * (n_args + n_out) + [index] * 2 + [control]
+    new = func.FuncOp(sig.name, ir.FunctionType.get(inputs, []))
+    tiled = replace(sig, layout="tiles", lanes=L, control=True)
     if states:  # partial results (keir.dask): each output holds its reduction's raw state
         outputs = [replace(o, out_dim=r.state_len(sh)) for o, (r, sh, _) in zip(sig.outputs, reds)]
         tiled = replace(tiled, outputs=tuple(outputs), states=True)
@@ -173,6 +180,7 @@ def _lower_kernel(
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
     k.raw_states = states
+    k.control = entry.arguments[-1]
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
         state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
@@ -193,11 +201,13 @@ def _lower_kernel(
         if _merge_cost(reds) * L <= MERGE_BUDGET:
             k.vector_chunk(b0, b1)
         else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
-            each = scf.ForOp(b0, b1, index_const(1), [])
+            each = scf.ForOp(b0, k.unless_cancelled(b0, b1), index_const(1), [])
             with ir.InsertionPoint(each.body):
                 rows, fixed = k.block_rows(each.induction_variable)
                 k.finish(rows, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
                 scf.YieldOp([])
+        done = arith.index_cast(i64, arith.muli(arith.subi(b1, b0), index_const(R)))
+        memref.atomic_rmw(arith.AtomicRMWKind.addi, done, k.control, [index_const(1)])
         scf.ReduceOp([], 0)
 
 
@@ -233,6 +243,17 @@ class _Kernel:
 
     def init(self, e) -> list:
         return [red.init(e, shape) for red, shape, _ in self.reds]
+
+    def unless_cancelled(self, b0, b1):
+        """b1, or b0 once the launcher set control[0] (then a loop over [b0, b1) runs no
+        block). An atomic load: a plain one could be hoisted out of the tile loop."""
+        i64 = ir.IntegerType.get_signless(64)
+        address = arith.index_cast(i64, memref.extract_aligned_pointer_as_index(self.control))
+        pointer = llvm.inttoptr(llvm.PointerType.get(), address)
+        monotonic = llvm.AtomicOrdering.monotonic  # a plain mov on x86
+        flag = llvm.load(i64, pointer, alignment=8, ordering=monotonic)
+        stop = arith.cmpi(arith.CmpIPredicate.ne, flag, arith.constant(i64, 0))
+        return arith.select(stop, b0, b1)
 
     def block_rows(self, block):
         """(the rows of the block, per row {pos: scalar lanes of its variables})."""
@@ -271,7 +292,7 @@ class _Kernel:
         with ir.InsertionPoint(tiles.body):
             t0 = tiles.induction_variable
             t1 = arith.minui(arith.addi(t0, index_const(self.T)), n_vec)
-            each = scf.ForOp(b0, b1, index_const(1), [])
+            each = scf.ForOp(b0, self.unless_cancelled(b0, b1), index_const(1), [])
             with ir.InsertionPoint(each.body):
                 block = each.induction_variable
                 rows, fixed = self.block_rows(block)

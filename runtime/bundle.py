@@ -35,7 +35,7 @@ from .launcher import Kernel
 from .loader import LibraryChangedError, load_library
 
 # Bump when the native calling convention (keir.dialect.signature) or the manifest changes.
-ABI_VERSION = 2  # 2: the manifest's own sha256 (seal)
+ABI_VERSION = 2  # 2: the manifest's own sha256 (seal); CPU kernels take a control block
 FORMAT = "keir-bundle"
 MANIFEST = "manifest.json"
 LIBRARY = "libkeir_bundle.so"
@@ -75,8 +75,8 @@ class BundleKernel:
         self.signature = _entry_signature(entry)
         self._kernel = Kernel(library, self.signature, [a["name"] for a in self.args])
 
-    def __call__(self, *arrays):
-        return results.call(self._kernel, arrays)
+    def __call__(self, *arrays, threads: int | None = None, progress=False):
+        return results.call(self._kernel, arrays, threads=threads, progress=progress)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{a['name']}={a['cat']}({a['dim']})" for a in self.args)
@@ -114,7 +114,9 @@ def _entry_signature(entry: dict) -> Signature:
 
 
 def load_bundle(path) -> Bundle:
-    """Checks and loads the bundle in directory `path`; see the module docstring."""
+    """The kernels of the bundle in directory `path`, {name: callable on numpy arrays}, after
+    checking its ABI, machine and CPU (BundleTargetError) and its files' sha256s
+    (BundleIntegrityError); see docs/bundles.md."""
     folder = Path(path)
     manifest = read_manifest(folder)
     check_target(manifest)

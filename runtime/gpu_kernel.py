@@ -95,7 +95,10 @@ class GpuKernel(Kernel):
         self.sig, self.program, self.device, self.budget = sig, program, device, budget
         self.names = names or [f"argument {k}" for k in range(len(sig.arg_cats))]
 
-    def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> list[np.ndarray]:
+    def run_prepared(
+        self, arrays: list[np.ndarray], M: int, N: int, threads=None, progress=None
+    ) -> list[np.ndarray]:
+        """As Kernel.run_prepared; `threads` and `progress` do not apply to a device."""
         sig, prog = self.sig, self.program
         rows, n = (M, N) if sig.out_cat == 0 else (N, M)
         outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]

@@ -1,8 +1,10 @@
 """Calls a compiled kernel on numpy arrays through ctypes (numpy only: no MLIR needed).
 
 The native ABI is fixed by keir.dialect.signature: each array expands to the five fields of a
-rank-1 memref descriptor, then M and N. The launcher validates and converts the arrays first, so
-the native code never sees a wrong shape.
+rank-1 memref descriptor, then M and N (then the control block, for kernels that take one). The
+launcher validates and converts the arrays first, so the native code never sees a wrong shape.
+Long calls run in a worker thread (runtime/background.py): Ctrl-C stops them, and they can
+report progress.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import numpy as np
 
 from ..dialect.signature import CAT_NAMES, Signature
 from ..errors import ArgumentError
+from . import progress as progress_
+from . import threads as threads_
+from .background import run_interruptible
 
 # Below this many pairs a call runs on one thread: waking the others costs more than they save
 # (and on a busy machine a late thread stretches a 5 us call to 15).
 SERIAL_PAIRS = 1 << 14
+# From this many pairs a call runs in a worker thread (Ctrl-C, progress): starting one costs
+# about 0.1 ms, a few percent of such a call.
+BACKGROUND_PAIRS = 1 << 22
 
 _MEMREF = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
 
@@ -31,11 +39,11 @@ class Kernel:
         self._fn = getattr(library, sig.name)
         self._fn.restype = None
         n_buffers = len(sig.arg_cats) + len(sig.outputs)
-        self._fn.argtypes = _MEMREF * n_buffers + [ctypes.c_int64] * 2
+        self._fn.argtypes = _MEMREF * n_buffers + [ctypes.c_int64] * 2 + _MEMREF * sig.control
         self._library = library  # keeps the shared object mapped
         self._dtype = np.dtype(sig.dtype)
         self._out_dims = [o.out_dim for o in sig.outputs]
-        self._threads = _openmp_threads(library)
+        self._threads = threads_.openmp_controls(library)
         # which arguments the launcher lays out in tiles (those of the reduced index)
         self._tiled = (
             [cat == 1 - sig.out_cat for cat in sig.arg_cats] if sig.layout == "tiles" else []
@@ -66,12 +74,16 @@ class Kernel:
         M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
         return arrays, M, N
 
-    def __call__(self, *args):
-        outs = self.run_prepared(*self.prepare(args))
+    def __call__(self, *args, threads: int | None = None, progress=None):
+        outs = self.run_prepared(*self.prepare(args), threads=threads, progress=progress)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def run_prepared(self, arrays: list[np.ndarray], M: int, N: int) -> list[np.ndarray]:
-        """Runs on the output of `prepare` (checked, converted arrays); one array per output."""
+    def run_prepared(
+        self, arrays: list[np.ndarray], M: int, N: int, threads: int | None = None, progress=None
+    ) -> list[np.ndarray]:
+        """Runs on the output of `prepare` (checked, converted arrays); one array per output.
+        `threads`: OpenMP threads for this call (runtime/threads.py); `progress`: True for a
+        bar, or a function(done_rows, total_rows) (runtime/progress.py)."""
         sig = self.sig
         rows = M if sig.out_cat == 0 else N
         outs = [np.empty((rows, dim), dtype=self._dtype) for dim in self._out_dims]
@@ -81,17 +93,39 @@ class Kernel:
         for a in arrays + outs:  # this loop, not a generator of tuples, keeps it there)
             ptr = a.ctypes.data
             fields += (ptr, ptr, 0, a.size, 1)
-        if self._threads is None or M * N >= SERIAL_PAIRS:
-            self._fn(*fields, M, N)
+        threads = threads_.check(threads) or threads_.get_threads()
+        if M * N < SERIAL_PAIRS:
+            threads = 1
+        fields += (M, N)
+        if not sig.control:
+            self._call(fields, threads)
             return outs
-        get, set_ = self._threads
-        threads = get()
-        set_(1)  # per calling thread (an OpenMP ICV): other Python threads are unaffected
-        try:
-            self._fn(*fields, M, N)
-        finally:
-            set_(threads)
+        control = np.zeros(2, dtype=np.int64)  # [stop flag, finished rows]: keir-tile-cpu
+        ptr = control.ctypes.data
+        fields += (ptr, ptr, 0, 2, 1)
+        if M * N < BACKGROUND_PAIRS and progress in (None, False):
+            self._call(fields, threads)
+            return outs
+        with progress_.reporter(progress, rows) as hook:
+            keep = (arrays, outs, control)  # the worker's arrays, alive until it returns
+            run_interruptible(lambda: self._call(fields, threads, keep), control, rows, hook)
+            if hook is not None:
+                hook(rows, rows)
         return outs
+
+    def _call(self, fields, threads: int | None, keep=None) -> None:
+        """The native call, on `threads` OpenMP threads if given (the ICV of the calling
+        thread, restored after: other Python threads are unaffected)."""
+        if threads is None or self._threads is None:
+            self._fn(*fields)
+            return
+        get, set_ = self._threads
+        before = get()
+        set_(threads)
+        try:
+            self._fn(*fields)
+        finally:
+            set_(before)
 
 
 def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
@@ -137,15 +171,3 @@ def to_tiles(a: np.ndarray, lanes: int) -> np.ndarray:
     if full < n:
         tiles[-1, :, : n - full] = a[full:].T
     return tiles
-
-
-def _openmp_threads(library):
-    """(omp_get_max_threads, omp_set_num_threads) of the OpenMP runtime the kernel links, or
-    None (dlsym on the kernel's handle also searches the libraries it depends on)."""
-    try:
-        get, set_ = library.omp_get_max_threads, library.omp_set_num_threads
-    except AttributeError:
-        return None
-    get.restype, get.argtypes = ctypes.c_int, []
-    set_.restype, set_.argtypes = None, [ctypes.c_int]
-    return get, set_

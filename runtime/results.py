@@ -26,12 +26,13 @@ def check_index_range(reduction: str, dtype: str, reduced: int) -> None:
         )
 
 
-def call(kernel, args):
-    """Runs a launcher `Kernel` on `args` and returns its first output in pykeops form."""
+def call(kernel, args, **options):
+    """Runs a launcher `Kernel` on `args` and returns its first output in pykeops form;
+    `options` (threads, progress) go to Kernel.run_prepared."""
     sig = kernel.sig
     arrays, M, N = kernel.prepare(args)
     check_index_range(sig.reduction, sig.dtype, N if sig.axis == 1 else M)
-    return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N)[0], sig.k)
+    return postprocess(sig.reduction, kernel.run_prepared(arrays, M, N, **options)[0], sig.k)
 
 
 def write_out(out, result: np.ndarray) -> np.ndarray:

@@ -53,7 +53,8 @@ def guard_kernel(kernel, where: str, calls: list, shrink: int = 0) -> None:
     """Makes `kernel` (a keir.runtime.launcher.Kernel) run on guarded copies of its buffers.
 
     Relies only on the native ABI (keir.dialect.signature): one (allocated, aligned, offset,
-    size, stride) memref per argument then per output, then M and N. Appends to `calls` per
+    size, stride) memref per argument then per output, then M and N, then the control block's
+    memref if the kernel takes one (passed through unguarded). Appends to `calls` per
     call, so a caller can check that the guarded path really ran. `shrink` > 0 drops that many
     elements from the end of the first argument: a self-test that the kernel's reads do fault.
     """
@@ -61,8 +62,10 @@ def guard_kernel(kernel, where: str, calls: list, shrink: int = 0) -> None:
     n_in, n_out = len(sig.arg_cats), len(sig.outputs)
     dtype = np.dtype(sig.dtype)
 
+    control = 5 if sig.control else 0
+
     def call(*fields):
-        assert len(fields) == 5 * (n_in + n_out) + 2, "the native ABI changed"
+        assert len(fields) == 5 * (n_in + n_out) + 2 + control, "the native ABI changed"
         descs = [[_value(v) for v in fields[5 * k : 5 * k + 5]] for k in range(n_in + n_out)]
         copies = []
         for k, (_, aligned, offset, size, stride) in enumerate(descs):
@@ -75,7 +78,7 @@ def guard_kernel(kernel, where: str, calls: list, shrink: int = 0) -> None:
                 buf[:] = 12345.0  # an output element the kernel forgets shows up
             copies.append(buf)
         flat = [f for b in copies for f in (b.ctypes.data, b.ctypes.data, 0, b.size, 1)]
-        native(*flat, *fields[-2:])
+        native(*flat, *fields[5 * (n_in + n_out) :])  # M, N (and the control block)
         for (_, aligned, _, size, _), buf in zip(descs[n_in:], copies[n_in:]):
             ctypes.memmove(aligned, buf.ctypes.data, size * dtype.itemsize)
         calls.append(1)

@@ -166,6 +166,15 @@ BLOCKED = textwrap.dedent(
 )
 
 
+def test_bundle_kernels_take_threads_and_progress(bundle_dir):
+    gauss = keir.load_bundle(bundle_dir)["gauss"]
+    x, y, b, *_ = _data(2)
+    seen = []
+    out = gauss(x, y, b, threads=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(x), len(x))
+    np.testing.assert_array_equal(out, gauss(x, y, b))
+
+
 def test_bundle_runs_where_mlir_and_lark_cannot_be_imported(bundle_dir, tmp_path):
     x, y, b, p, q = _data(1)
     np.savez(tmp_path / "in.npz", x=x, y=y, b=b, p=p, q=q)

@@ -18,7 +18,7 @@ module {
 }
 
 // CHECK-LABEL: func.func @gauss(
-// CHECK-SAME:    %[[X:[a-z0-9]+]]: memref<?xf32>, %[[Y:[a-z0-9]+]]: memref<?xf32>, %[[B:[a-z0-9]+]]: memref<?xf32>, %[[OUT:[a-z0-9]+]]: memref<?xf32>, %[[M:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index)
+// CHECK-SAME:    %[[X:[a-z0-9]+]]: memref<?xf32>, %[[Y:[a-z0-9]+]]: memref<?xf32>, %[[B:[a-z0-9]+]]: memref<?xf32>, %[[OUT:[a-z0-9]+]]: memref<?xf32>, %[[M:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{.*}}: memref<2xi64>)
 // CHECK:         scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}})
 // CHECK:           %[[BUF:.*]] = memref.alloca() : memref<{{[0-9]+}}xf32>
 // CHECK:           %[[NV:.*]] = arith.muli {{.*}}, %c8 : index
