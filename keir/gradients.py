@@ -82,6 +82,19 @@ class GradFunction:
         if self.f.var.cat == 2:
             raise NotSupportedError("gradients of a parameter gradient are not supported")
 
+    # ------------------------------------------------------------ what front ends reuse
+    @property
+    def genred(self) -> Genred:
+        """The Sum reduction computing the gradient from (*args, gradin, *saved values)."""
+        return self._genred
+
+    @property
+    def saved_roles(self) -> list[str]:
+        """What each argument after gradin holds: "out" (the forward output; for Min, Max and
+        KMin the selected indices), "lse" (the LogSumExp of the formula) or "index" (row
+        numbers of the reduced index). keir.torch computes them as tensors."""
+        return [role for _, role in self._extra[1:]]
+
     # ------------------------------------------------------------ evaluation
     def out_dim_hint(self) -> int:
         return self.var.dim

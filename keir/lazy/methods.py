@@ -215,7 +215,7 @@ def _variable(v, method: str):
 
 def grad(self, other, gradin):
     """Grad(x, v, e): the gradient of x with respect to the variable v, applied to e."""
-    gradin = lift(gradin)
+    gradin = lift(gradin, self)
     if gradin.ndim != self.ndim:
         raise DimensionError(f"grad: gradin has dim {gradin.ndim}, the formula {self.ndim}")
     return apply("Grad", [self, _variable(other, "grad"), gradin], dim=other.ndim)

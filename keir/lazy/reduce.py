@@ -12,6 +12,7 @@ index and calls the 2-D kernel once per batch (correct, but one kernel launch pe
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 
@@ -85,7 +86,7 @@ def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs
     """LazyTensor.reduction: the result, or a ReducedLazyTensor when call=False or when
     symbolic variables remain to be given."""
     axis = dim if axis is None else axis
-    operands = [lt] if other is None else [lt, lift(other)]
+    operands = [lt] if other is None else [lt, lift(other, lt)]
     joined = combine(operands, lt._formula, lt.ndim, False)  # checks sizes, dtypes, batches
     nb = joined.nbatchdims
     if axis is None or axis - nb not in (0, 1):
@@ -118,7 +119,8 @@ def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs
         program.texts[1],
         options,
     )
-    res = ReducedLazyTensor(g, program, joined.dtype, is_complex, call_kwargs)
+    reduced = joined._REDUCED or ReducedLazyTensor  # keir.torch runs its own
+    res = reduced(g, program, joined.dtype, is_complex, call_kwargs)
     if call and program.n_symbolic == 0:
         return res()
     return res
@@ -238,16 +240,18 @@ def _right_hand_side(other) -> tuple[np.ndarray, int]:
     return np.asarray(other), 0
 
 
-def conjugate_gradient(linop, b: np.ndarray, eps: float = 1e-6, maxiter: int | None = None):
-    """pykeops' ConjugateGradientSolver: stops when |r|^2 < b.size * eps^2. Unlike pykeops it
-    also stops (with a warning) after maxiter iterations, 10 * b.size by default."""
-    delta = b.size * eps**2
-    a, r = np.zeros_like(b), b.copy()
+def conjugate_gradient(linop, b, eps: float = 1e-6, maxiter: int | None = None):
+    """pykeops' ConjugateGradientSolver, on numpy arrays or torch tensors: stops when
+    |r|^2 < b.size * eps^2. Unlike pykeops it also stops (with a warning) after maxiter
+    iterations, 10 * b.size by default."""
+    size = math.prod(b.shape)
+    delta = size * eps**2
+    a, r = 0 * b, 1 * b  # new arrays of b's kind: numpy, or torch for keir.torch
     nr2 = (r**2).sum()
     if nr2 < delta:
         return a
-    p = r.copy()
-    for _ in range(maxiter or 10 * b.size):
+    p = 1 * r
+    for _ in range(maxiter or 10 * size):
         Mp = linop(p)
         alp = nr2 / (p * Mp).sum()
         a += alp * p
@@ -258,7 +262,7 @@ def conjugate_gradient(linop, b: np.ndarray, eps: float = 1e-6, maxiter: int | N
         p = r + (nr2new / nr2) * p
         nr2 = nr2new
     warnings.warn(
-        f"solve: conjugate gradient stopped after {maxiter or 10 * b.size} iterations with "
+        f"solve: conjugate gradient stopped after {maxiter or 10 * size} iterations with "
         f"|r|^2 = {nr2:.3g} (target {delta:.3g}); is the system symmetric positive definite?",
         RuntimeWarning,
         stacklevel=3,

@@ -1,0 +1,155 @@
+"""Autograd through keir reductions: a torch.autograd.Function whose backward is keir.grad.
+
+`Reduction` wraps one keir.Genred on 2-D tensors. Its backward for argument k is the Sum
+reduction that keir.grad builds (Grad of the formula, reduced over the other index, summed over
+both for a parameter), run through this same Function: so the gradient is itself
+differentiable, and create_graph=True gives second (and higher) derivatives. The values of the
+forward pass that keir.grad needs ("saved forward": the output, a LogSumExp, the selected
+indices of Min/Max/KMin, row numbers) are computed here as tensors, the output and the
+LogSumExp differentiably, so that the chain rule through them is torch's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..api import Genred as NumpyGenred
+from ..errors import NotSupportedError
+from ..frontend.aliases import parse_aliases
+from ..gradients import grad
+from .tensors import array, tensor
+
+DIFFERENTIABLE = ("Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "Max", "KMin")
+_SELECTED = {"Min": "ArgMin", "Max": "ArgMax", "KMin": "ArgKMin"}
+_CATS = ("Vi", "Vj", "Pm")
+
+
+class Reduction:
+    """A keir.Genred on 2-D tensors (Pm: 1-D), differentiable for the reductions keir.grad
+    differentiates; `opts` is (backend, device_id), passed on to the backward's kernels."""
+
+    def __init__(self, genred: NumpyGenred):
+        self.genred = genred
+        self.aliases = parse_aliases(genred.aliases)
+        self.names = [a.name for a in self.aliases]
+        self.cats = [a.cat for a in self.aliases]
+        self.differentiable = genred.kind in DIFFERENTIABLE
+        self._gradients, self._aux = {}, {}
+
+    def run(self, tensors, opts):
+        """The kernel on the tensors' memory; numpy arrays (or a tuple of them) out."""
+        backend, device_id = opts
+        return self.genred(*[array(t) for t in tensors], backend=backend, device_id=device_id)
+
+    def __call__(self, tensors, opts):
+        if not self.differentiable:  # index reductions and (values, indices) pairs
+            return tensor(self.run(tensors, opts))
+        return _Apply.apply(self, opts, *tensors)
+
+    # ------------------------------------------------------------ reverse mode
+    def vjp(self, k: int, tensors, out, e, opts):
+        """d/d(argument k) of sum(e * output), shaped like argument k."""
+        red, roles, cat = self._gradient(k)
+        saved = [self._saved(role, tensors, out, opts) for role in roles]
+        g = red([*tensors, e.reshape(e.shape[0], -1), *saved], opts)
+        if cat == 2:  # a parameter: keir.grad reduced over j, sum over i too
+            g = g.sum(0)
+        return g.reshape(tensors[k].shape)
+
+    def _gradient(self, k: int):
+        if k not in self._gradients:
+            g = grad(self.genred, k)
+            self._gradients[k] = (Reduction(g.genred), g.saved_roles, g.var.cat)
+        return self._gradients[k]
+
+    def _saved(self, role: str, tensors, out, opts):
+        f = self.genred
+        if role == "out" and f.kind in _SELECTED:
+            idx = self._auxiliary(_SELECTED[f.kind])(tensors, opts)
+            return idx.to(tensors[0].dtype).reshape(idx.shape[0], -1)
+        if role == "out":
+            return out
+        if role == "lse":
+            return self._auxiliary("LogSumExp")(tensors, opts)
+        reduced = 1 if f.axis == 1 else 0  # role == "index": row numbers of the reduced index
+        rows = next((t.shape[0] for t, c in zip(tensors, self.cats) if c == reduced), 1)
+        return torch.arange(rows, dtype=tensors[0].dtype)[:, None]
+
+    def _auxiliary(self, kind: str) -> Reduction:
+        """Another reduction of the same formula (the selected indices, the LogSumExp)."""
+        if kind not in self._aux:
+            f = self.genred
+            opt = {"opt_arg": f.k} if kind == "ArgKMin" else {}
+            g = NumpyGenred(f.formula, f.aliases, reduction_op=kind, axis=f.axis, **opt)
+            self._aux[kind] = Reduction(g)
+        return self._aux[kind]
+
+    # ------------------------------------------------------------ forward mode
+    def jvp(self, tensors, tangents, out, opts):
+        """The directional derivative of the output along the tangents (None: zero)."""
+        total = None
+        for k, u in enumerate(tangents):
+            if u is None:
+                continue
+            d = self._tangent(k)([*tensors, u, out], opts)
+            total = d if total is None else total + d
+        return total
+
+    def _tangent(self, k: int) -> Reduction:
+        key = ("tangent", k)
+        if key not in self._aux:
+            self._aux[key] = Reduction(_tangent_genred(self.genred, self.aliases[k]))
+        return self._aux[key]
+
+
+def _tangent_genred(f, var) -> NumpyGenred:
+    """Sum_j Diff(F, v, u) (times the softmax weights for LogSumExp) as a keir.Genred."""
+    if f.kind not in ("Sum", "LogSumExp") or f.formula2 is not None:
+        raise NotSupportedError(
+            f"forward-mode derivatives (jvp) of a {f.kind} reduction are not supported: "
+            "keir.torch has them for Sum and LogSumExp (without weight)"
+        )
+    n = len(f.aliases)
+    u, out = f"_keir_tangent{n}", f"_keir_out{n + 1}"
+    out_cat = "Vi" if f.axis == 1 else "Vj"
+    aliases = [*f.aliases, f"{u} = {_CATS[var.cat]}({var.dim})", f"{out} = {out_cat}(1)"]
+    formula = f"Diff({f.formula}, {var.name}, {u})"
+    if f.kind == "LogSumExp":
+        formula = f"Exp({f.formula} - {out}) * {formula}"
+    return NumpyGenred(formula, aliases, reduction_op="Sum", axis=f.axis)
+
+
+class _Apply(torch.autograd.Function):
+    """out = reduction(*tensors); backward and jvp are keir reductions (see Reduction)."""
+
+    @staticmethod
+    def forward(red, opts, *tensors):
+        return tensor(red.run(tensors, opts))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        red, opts, *tensors = inputs
+        ctx.red, ctx.opts = red, opts
+        ctx.save_for_backward(*tensors, output)
+        ctx.save_for_forward(*tensors, output)
+
+    @staticmethod
+    def backward(ctx, e):
+        *tensors, out = ctx.saved_tensors
+        needs = ctx.needs_input_grad[2:]
+        grads = [ctx.red.vjp(k, tensors, out, e, ctx.opts) if n else None
+                 for k, n in enumerate(needs)]  # fmt: skip
+        return None, None, *grads
+
+    @staticmethod
+    def jvp(ctx, _red, _opts, *tangents):
+        *tensors, out = ctx.saved_tensors
+        return ctx.red.jvp(tensors, tangents, out.detach(), ctx.opts)
+
+    @staticmethod
+    def vmap(info, in_dims, red, opts, *tensors):
+        from .batch import run_batched
+
+        moved = [t.unsqueeze(0) if d is None else t.movedim(d, 0)
+                 for t, d in zip(tensors, in_dims[2:])]  # fmt: skip
+        return run_batched(red, moved, opts), 0
