@@ -112,7 +112,8 @@ def _tangent_genred(f, var) -> NumpyGenred:
     n = len(f.aliases)
     u, out = f"_keir_tangent{n}", f"_keir_out{n + 1}"
     out_cat = "Vi" if f.axis == 1 else "Vj"
-    aliases = [*f.aliases, f"{u} = {_CATS[var.cat]}({var.dim})", f"{out} = {out_cat}(1)"]
+    aliases = [*f.aliases, f"{u} = {_CATS[var.cat]}({var.dim})"]
+    aliases.append(f"{out} = {out_cat}({f.out_dim_hint()})")
     formula = f"Diff({f.formula}, {var.name}, {u})"
     if f.kind == "LogSumExp":
         formula = f"Exp({f.formula} - {out}) * {formula}"
