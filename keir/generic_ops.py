@@ -1,4 +1,4 @@
-"""pykeops' generic_sum, generic_logsumexp, generic_argmin and generic_argkmin.
+"""pykeops' generic_sum, generic_logsumexp, generic_argmin, generic_argkmin; KernelSolve's alias.
 
 Each is a Genred whose axis comes from an `output` alias ("a = Vi(1)": indexed by i, so reduced
 over j), made for a given Genred class: keir.numpy's on arrays, keir.torch's on tensors.
@@ -7,7 +7,7 @@ over j), made for a given Genred class: keir.numpy's on arrays, keir.torch's on 
 from __future__ import annotations
 
 from .errors import ArgumentError
-from .frontend.aliases import parse_alias
+from .frontend.aliases import parse_alias, parse_aliases
 
 
 def _axis(output: str) -> int:
@@ -39,3 +39,13 @@ def generic_ops(genred_class) -> dict:
 
     return {f.__name__: f for f in (generic_sum, generic_logsumexp, generic_argmin,
                                     generic_argkmin)}  # fmt: skip
+
+
+def varinv_position(aliases, varinvalias: str) -> int:
+    """KernelSolve's unknown: the position of the alias named `varinvalias`."""
+    names = [a.name for a in parse_aliases(aliases)]
+    if varinvalias not in names:
+        raise ArgumentError(
+            f"KernelSolve: varinvalias {varinvalias!r} is not one of the aliases {names}"
+        )
+    return names.index(varinvalias)

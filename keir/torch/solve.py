@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ArgumentError, NotSupportedError
-from ..frontend.aliases import parse_aliases
+from ..generic_ops import varinv_position
 from ..lazy.reduce import conjugate_gradient
 from .batch import batch_shape
 from .genred import Genred, check_accumulation, check_options, check_ranges
@@ -78,12 +78,7 @@ class KernelSolve:
         check_options(dtype_acc, use_double_acc, sum_scheme)
         self._genred = Genred(formula, aliases, "Sum", axis)
         self.dtype_acc, self.use_double_acc = dtype_acc, use_double_acc
-        names = [a.name for a in parse_aliases(self._genred.aliases)]
-        if varinvalias not in names:
-            raise ArgumentError(
-                f"KernelSolve: varinvalias {varinvalias!r} is not one of the aliases {names}"
-            )
-        self.varinvpos = names.index(varinvalias)
+        self.varinvpos = varinv_position(self._genred.aliases, varinvalias)
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):
         check_ranges(ranges)
