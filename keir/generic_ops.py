@@ -43,9 +43,11 @@ def generic_ops(genred_class) -> dict:
 
 def varinv_position(aliases, varinvalias: str) -> int:
     """KernelSolve's unknown: the position of the alias named `varinvalias`."""
-    names = [a.name for a in parse_aliases(aliases)]
-    if varinvalias not in names:
-        raise ArgumentError(
-            f"KernelSolve: varinvalias {varinvalias!r} is not one of the aliases {names}"
-        )
-    return names.index(varinvalias)
+    parsed = parse_aliases(aliases)
+    for a in parsed:
+        if a.name == varinvalias:
+            return a.pos
+    names = [a.name for a in parsed]
+    raise ArgumentError(
+        f"KernelSolve: varinvalias {varinvalias!r} is not one of the aliases {names}"
+    )

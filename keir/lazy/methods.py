@@ -173,7 +173,10 @@ def _redirect(name: str):
 
 
 def logsumexp(self, axis=None, dim=None, weight=None, **kwargs):
-    """log sum exp(x) over axis (or dim); with a weight w, log sum exp(x) w."""
+    """log sum exp(x) over axis (or dim); with a weight w, log sum exp(x) w. pykeops also
+    takes the weight as other=."""
+    if weight is None:
+        weight = kwargs.pop("other", None)
     return self.reduction("LogSumExp", other=weight, axis=axis, dim=dim, **kwargs)
 
 

@@ -30,7 +30,7 @@ class Reduction:
 
     def __init__(self, genred: NumpyGenred):
         self.genred = genred
-        self.aliases = parse_aliases(genred.aliases)
+        self.aliases = sorted(parse_aliases(genred.aliases), key=lambda a: a.pos)  # call order
         self.names = [a.name for a in self.aliases]
         self.cats = [a.cat for a in self.aliases]
         self.differentiable = genred.kind in DIFFERENTIABLE
@@ -103,20 +103,24 @@ class Reduction:
 
 
 def _tangent_genred(f, var) -> NumpyGenred:
-    """Sum_j Diff(F, v, u) (times the softmax weights for LogSumExp) as a keir.Genred."""
-    if f.kind not in ("Sum", "LogSumExp") or f.formula2 is not None:
+    """Sum_j Diff(F, v, u) as a keir.Genred; for LogSumExp (out = log Sum_j exp(F) g),
+    Sum_j exp(F - out) (g Diff(F, v, u) + Diff(g, v, u)), g = 1 without a weight."""
+    if f.kind not in ("Sum", "LogSumExp"):
         raise NotSupportedError(
             f"forward-mode derivatives (jvp) of a {f.kind} reduction are not supported: "
-            "keir.torch has them for Sum and LogSumExp (without weight)"
+            "keir.torch has them for Sum and LogSumExp"
         )
     n = len(f.aliases)
     u, out = f"_keir_tangent{n}", f"_keir_out{n + 1}"
     out_cat = "Vi" if f.axis == 1 else "Vj"
     aliases = [*f.aliases, f"{u} = {_CATS[var.cat]}({var.dim})"]
     aliases.append(f"{out} = {out_cat}({f.out_dim_hint()})")
-    formula = f"Diff({f.formula}, {var.name}, {u})"
-    if f.kind == "LogSumExp":
-        formula = f"Exp({f.formula} - {out}) * {formula}"
+    F, v, g = f.formula, var.name, f.formula2
+    formula = f"Diff({F}, {v}, {u})"
+    if f.kind == "LogSumExp" and g is None:
+        formula = f"Exp({F} - {out}) * {formula}"
+    elif f.kind == "LogSumExp":
+        formula = f"Exp({F} - {out}) * (({g}) * {formula} + Diff({g}, {v}, {u}))"
     return NumpyGenred(formula, aliases, reduction_op="Sum", axis=f.axis)
 
 

@@ -8,14 +8,18 @@ accumulation dtype, Kahan summation, block-sparse ranges) raise keir.NotSupporte
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from ..api import Genred as NumpyGenred
 from ..errors import ArgumentError, NotSupportedError
+from ..frontend.aliases import parse_aliases
 from .autograd import Reduction
 from .batch import run_batched
 from .tensors import FLOATS, check
 
+_VAR = re.compile(r"Var\((\d+),(\d+),(\d+)\)")
 SUM_SCHEMES = ("auto", "direct_sum", "block_sum")  # keir's own order; no Kahan compensation
 
 
@@ -46,6 +50,16 @@ def check_ranges(ranges) -> None:
         raise NotSupportedError("block-sparse ranges are not supported yet")
 
 
+def complete_aliases(formula: str, aliases) -> list[str]:
+    """pykeops' complete_aliases: a variable written Var(pos, dim, cat) in the formula and not
+    declared becomes an alias, so that calls take it and gradients number arguments after it."""
+    aliases = [aliases] if isinstance(aliases, str) else list(aliases)
+    declared = {a.pos for a in parse_aliases(aliases)}
+    found = {tuple(map(int, v)) for v in _VAR.findall(formula.replace(" ", ""))}
+    extra = sorted(v for v in found if v[0] not in declared)
+    return aliases + [f"_keir_var{p} = Var({p},{d},{c})" for p, d, c in extra]
+
+
 class Genred:
     """pykeops.torch.Genred: reduce `formula` over axis 0 (i) or 1 (j) with `reduction_op`.
 
@@ -71,6 +85,7 @@ class Genred:
         use_fast_math=True,
     ):
         check_options(dtype_acc, use_double_acc, sum_scheme)
+        aliases = complete_aliases(formula + (formula2 or ""), aliases)
         genred = NumpyGenred(
             formula, aliases, reduction_op, axis, opt_arg=opt_arg, formula2=formula2
         )

@@ -10,6 +10,7 @@ requires them, `.backward()` works on a reduction's result, and tensors come out
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..errors import ArgumentError, NotSupportedError
@@ -21,26 +22,42 @@ from ..lazy.core import variable_constructors
 from ..lazy.reduce import ReducedLazyTensor as _NumpyReduced
 from .autograd import Reduction
 from .batch import run_batched
-from .tensors import TORCH_DTYPES, array, check, device_error
+from .tensors import TORCH_DTYPES, check, device_error
 
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.complex64: np.complex64,
+          torch.complex128: np.complex128}  # fmt: skip
 _REDUCTIONS: dict = {}  # keir.Genred (cached by keir.lazy.reduce) -> its torch Reduction
 
 
 def _fields(x: torch.Tensor, axis, is_complex: bool) -> dict:
-    """keir.lazy's fields for a numpy view of x, with x itself (reshaped alike) as data."""
+    """keir.lazy's fields for an array shaped like x, with x itself (reshaped alike) as data.
+
+    The array only carries shape and dtype (a zero-strided view of one element): so tensors
+    inside torch.func transforms (vmap's batched tensors), which have no numpy view, work too.
+    """
     if x.device.type != "cpu":
         raise device_error("LazyTensor", x)
     if x.dtype in (torch.float16, torch.bfloat16):
         raise NotSupportedError(f"LazyTensor: {x.dtype} tensors are not supported")
     is_complex = is_complex or x.is_complex()
-    view = array(x)
-    fields = V.from_input(view, axis, is_complex)
+    like = np.lib.stride_tricks.as_strided(np.zeros(1, _NUMPY.get(x.dtype, np.int64)),
+                                           x.shape, (0,) * x.dim())  # fmt: skip
+    fields = V.from_input(like, axis, is_complex)
     (v,) = fields["variables"]
     data = x
     if is_complex:
         data = torch.view_as_real(x if x.is_complex() else x.to(torch.complex64))
     v.data = data.reshape(v.data.shape)  # from_input only adds or drops axes of size 1
+    v.key = _key(v.data, v.cat)
     return fields
+
+
+def _key(t: torch.Tensor, cat: int) -> tuple:
+    """The same memory seen the same way is one kernel argument (as keir.lazy does for arrays);
+    a functorch-wrapped tensor has no address: it is its own argument."""
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return ("own", id(t))
+    return ("array", cat, t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
 
 
 class LazyTensor(_NumpyLazyTensor):
