@@ -12,6 +12,7 @@ LogSumExp differentiably, so that the chain rule through them is torch's.
 from __future__ import annotations
 
 import torch
+from torch.autograd import forward_ad
 
 from ..api import Genred as NumpyGenred
 from ..errors import NotSupportedError
@@ -42,9 +43,9 @@ class Reduction:
         return self.genred(*[array(t) for t in tensors], backend=backend, device_id=device_id)
 
     def __call__(self, tensors, opts):
-        if not self.differentiable:  # index reductions and (values, indices) pairs
+        if not self.differentiable or _plain(tensors):  # no graph to record: skip autograd
             return tensor(self.run(tensors, opts))
-        return _Apply.apply(self, opts, *tensors)
+        return _apply(self, opts, *tensors)
 
     # ------------------------------------------------------------ reverse mode
     def vjp(self, k: int, tensors, out, e, opts):
@@ -100,6 +101,13 @@ class Reduction:
         if key not in self._aux:
             self._aux[key] = Reduction(_tangent_genred(self.genred, self.aliases[k]))
         return self._aux[key]
+
+
+def _plain(tensors) -> bool:
+    """No autograd, forward-mode or torch.func transform can see this call."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return not torch._C._are_functorch_transforms_active() and forward_ad._current_level < 0
 
 
 def _tangent_genred(f, var) -> NumpyGenred:
@@ -158,3 +166,15 @@ class _Apply(torch.autograd.Function):
         moved = [t.unsqueeze(0) if d is None else t.movedim(d, 0)
                  for t, d in zip(tensors, in_dims[2:])]  # fmt: skip
         return run_batched(red, moved, opts), 0
+
+
+def _apply(*args):
+    """_Apply.apply, without the inspect.signature(forward) that torch's Function.apply runs
+    on every call (10-20 us) to bind default arguments, which _Apply.forward has none of;
+    under torch.func transforms, the full Function.apply."""
+    if torch._C._are_functorch_transforms_active():
+        return _Apply.apply(*args)
+    return _BASE_APPLY(*args)
+
+
+_BASE_APPLY = super(torch.autograd.Function, _Apply).apply  # what Function.apply ends with

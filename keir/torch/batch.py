@@ -16,6 +16,8 @@ from ..errors import ArgumentError
 
 
 def batch_shape(names, tensors, cats) -> tuple:
+    if all(t.dim() <= (1 if c == 2 else 2) for t, c in zip(tensors, cats)):
+        return ()  # the common case, without torch.broadcast_shapes' cost (~10 us)
     shapes = [t.shape[: max(t.dim() - (1 if c == 2 else 2), 0)] for t, c in zip(tensors, cats)]
     try:
         return tuple(torch.broadcast_shapes(*shapes))
