@@ -172,6 +172,20 @@ def test_index_and_pair_reductions_return_int64_without_grad():
     assert ind.dtype == torch.int64 and vals.dtype == F64
 
 
+@pytest.mark.parametrize("pair, single", [("Min_ArgMin", "Min"), ("KMin_ArgKMin", "KMin")])
+def test_values_of_value_index_pairs_are_differentiable(pair, single):
+    x, y, b, s = _data()
+    aliases, k = ["x = Vi(3)", "y = Vj(3)"], {"opt_arg": 2} if single == "KMin" else {}
+    vals, ind = kt.Genred("SqDist(x, y)", aliases, pair, axis=1, **k)(x, y)
+    ref = kt.Genred("SqDist(x, y)", aliases, single, axis=1, **k)(x, y)
+    torch.testing.assert_close(vals, ref)
+    torch.testing.assert_close(
+        torch.autograd.grad(vals.sum(), [x]), torch.autograd.grad(ref.sum(), [x])
+    )
+    with pytest.raises(keir.NotSupportedError, match="Max_SumShiftExp"):
+        kt.Genred("-SqDist(x, y)", aliases, "Max_SumShiftExp", axis=1)(x, y)
+
+
 def test_out_argument():
     x, y, b, s = _data(requires_grad=False)
     f = _genred("Sum", 1)

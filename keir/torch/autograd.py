@@ -22,6 +22,8 @@ from .tensors import array, tensor
 
 DIFFERENTIABLE = ("Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "Max", "KMin")
 _SELECTED = {"Min": "ArgMin", "Max": "ArgMax", "KMin": "ArgKMin"}
+_PAIRS = {"Min_ArgMin": "Min", "Max_ArgMax": "Max", "KMin_ArgKMin": "KMin"}
+_INDICES = ("ArgMin", "ArgMax", "ArgKMin")
 _CATS = ("Vi", "Vj", "Pm")
 
 
@@ -43,9 +45,27 @@ class Reduction:
         return self.genred(*[array(t) for t in tensors], backend=backend, device_id=device_id)
 
     def __call__(self, tensors, opts):
-        if not self.differentiable or _plain(tensors):  # no graph to record: skip autograd
+        if _plain(tensors):  # no graph to record: skip autograd
             return tensor(self.run(tensors, opts))
-        return _apply(self, opts, *tensors)
+        if self.differentiable:
+            return _apply(self, opts, *tensors)
+        return self._without_gradient(tensors, opts)
+
+    def _without_gradient(self, tensors, opts):
+        """Index reductions: int64 indices, no gradient (as torch.argmin). (values, indices)
+        pairs: the values from the differentiable Min/Max/KMin. Anything else would drop a
+        gradient silently: refused."""
+        kind = self.genred.kind
+        out = tensor(self.run(tensors, opts))
+        if kind in _INDICES:
+            return out
+        if kind in _PAIRS:
+            values = self._auxiliary(_PAIRS[kind])(tensors, opts)
+            return values.reshape(out[0].shape), out[1]
+        raise NotSupportedError(
+            f"the gradient of a {kind} reduction is not supported: call it on tensors that do "
+            "not require grad, or under torch.no_grad()"
+        )
 
     # ------------------------------------------------------------ reverse mode
     def vjp(self, k: int, tensors, out, e, opts):
@@ -80,7 +100,7 @@ class Reduction:
         """Another reduction of the same formula (the selected indices, the LogSumExp)."""
         if kind not in self._aux:
             f = self.genred
-            opt = {"opt_arg": f.k} if kind == "ArgKMin" else {}
+            opt = {"opt_arg": f.k} if kind in ("ArgKMin", "KMin") else {}
             g = NumpyGenred(f.formula, f.aliases, reduction_op=kind, axis=f.axis, **opt)
             self._aux[kind] = Reduction(g)
         return self._aux[kind]
