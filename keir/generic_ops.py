@@ -9,6 +9,10 @@ from __future__ import annotations
 from .errors import ArgumentError
 from .frontend.aliases import parse_alias, parse_aliases
 
+# what pykeops.numpy and pykeops.torch export, and so keir.numpy and keir.torch
+API_NAMES = ("ComplexLazyTensor", "Genred", "KernelSolve", "LazyTensor", "Pm", "Vi", "Vj",
+             "generic_argkmin", "generic_argmin", "generic_logsumexp", "generic_sum")  # fmt: skip
+
 
 def _axis(output: str) -> int:
     cat = parse_alias(output, 0).cat

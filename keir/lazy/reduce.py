@@ -209,14 +209,18 @@ def _as_complex(out):
 
 
 # ---------------------------------------------------------------- linear solves
-def solve(lt, other, var, call, kwargs):
-    """x with (alpha Id + K) x = b, K x = sum_j K_ij x_j: pykeops' LazyTensor.solve."""
+def solve_options(lt, var, call, kwargs) -> tuple:
+    """Checks what LazyTensor.solve supports; pops and returns alpha, eps and maxiter."""
     if var is not None or not call:
         raise NotSupportedError("solve(var=...) and solve(call=False) are not supported")
     if lt.is_complex or any(v.pos is not None for v in lt._vars):
         raise NotSupportedError("solve needs a real LazyTensor without symbolic variables")
-    alpha, eps = kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6)
-    maxiter = kwargs.pop("maxiter", None)
+    return kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6), kwargs.pop("maxiter", None)
+
+
+def solve(lt, other, var, call, kwargs):
+    """x with (alpha Id + K) x = b, K x = sum_j K_ij x_j: pykeops' LazyTensor.solve."""
+    alpha, eps, maxiter = solve_options(lt, var, call, kwargs)
     b, cat = _right_hand_side(other)
     dtype = lt.dtype or (b.dtype.name if b.dtype.name in ("float32", "float64") else "float64")
     shape, b = b.shape, b.astype(dtype, copy=False)

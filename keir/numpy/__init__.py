@@ -4,26 +4,9 @@ KernelSolve and generic_* constructors.
 """
 
 from ..api import Genred
-from ..generic_ops import generic_ops
-from ..lazytensor import ComplexLazyTensor, LazyTensor, Pm, Vi, Vj
-from .solve import KernelSolve
+from ..generic_ops import API_NAMES, generic_ops
+from ..lazytensor import ComplexLazyTensor, LazyTensor, Pm, Vi, Vj  # noqa: F401 (__all__)
+from .solve import KernelSolve  # noqa: F401 (__all__)
 
-_OPS = generic_ops(Genred)
-generic_sum = _OPS["generic_sum"]
-generic_logsumexp = _OPS["generic_logsumexp"]
-generic_argmin = _OPS["generic_argmin"]
-generic_argkmin = _OPS["generic_argkmin"]
-
-__all__ = [
-    "ComplexLazyTensor",
-    "Genred",
-    "KernelSolve",
-    "LazyTensor",
-    "Pm",
-    "Vi",
-    "Vj",
-    "generic_argkmin",
-    "generic_argmin",
-    "generic_logsumexp",
-    "generic_sum",
-]
+globals().update(generic_ops(Genred))  # generic_sum, generic_logsumexp, ...
+__all__ = list(API_NAMES)

@@ -11,26 +11,13 @@ from ..lazy.reduce import conjugate_gradient
 
 
 class KernelSolve:
-    """Solves (alpha Id + K) x = b for a formula K linear in the argument `varinvalias` (b)."""
+    """Solves (alpha Id + K) x = b for a formula K linear in the argument `varinvalias` (b).
+    Keyword options (dtype, dtype_acc, use_double_acc, sum_scheme, ...) are Genred's."""
 
-    def __init__(
-        self,
-        formula,
-        aliases,
-        varinvalias,
-        axis=0,
-        dtype=None,
-        opt_arg=None,
-        cuda_type=None,
-        dtype_acc="auto",
-        use_double_acc=False,
-        sum_scheme="auto",
-        enable_chunks=True,
-        rec_multVar_highdim=False,
-        use_fast_math=True,
-    ):
-        self._genred = Genred(formula, aliases, "Sum", axis, dtype=dtype, dtype_acc=dtype_acc,
-                              use_double_acc=use_double_acc)  # fmt: skip
+    _GENRED = Genred  # keir.torch's KernelSolve builds its own
+
+    def __init__(self, formula, aliases, varinvalias, axis=0, **options):
+        self._genred = self._GENRED(formula, aliases, "Sum", axis, **options)
         self.varinvpos = varinv_position(aliases, varinvalias)
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):

@@ -8,21 +8,10 @@ Importing it imports torch (an optional dependency: pip install keir[torch]); `i
 never does. docs/torch.md is the guide.
 """
 
-from .generic import generic_argkmin, generic_argmin, generic_logsumexp, generic_sum
+from ..generic_ops import API_NAMES, generic_ops
 from .genred import Genred
-from .lazytensor import ComplexLazyTensor, LazyTensor, Pm, Vi, Vj
-from .solve import KernelSolve
+from .lazytensor import ComplexLazyTensor, LazyTensor, Pm, Vi, Vj  # noqa: F401 (__all__)
+from .solve import KernelSolve  # noqa: F401 (__all__)
 
-__all__ = [
-    "ComplexLazyTensor",
-    "Genred",
-    "KernelSolve",
-    "LazyTensor",
-    "Pm",
-    "Vi",
-    "Vj",
-    "generic_argkmin",
-    "generic_argmin",
-    "generic_logsumexp",
-    "generic_sum",
-]
+globals().update(generic_ops(Genred))  # generic_sum, generic_logsumexp, ...
+__all__ = list(API_NAMES)

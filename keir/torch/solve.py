@@ -12,93 +12,70 @@ from __future__ import annotations
 import torch
 
 from ..errors import ArgumentError, NotSupportedError
-from ..generic_ops import varinv_position
-from ..lazy.reduce import conjugate_gradient
+from ..lazy.reduce import conjugate_gradient, solve_options
+from ..numpy.solve import KernelSolve as NumpyKernelSolve
 from .batch import batch_shape
-from .genred import Genred, check_accumulation, check_options, check_ranges
+from .genred import Genred, check_accumulation, check_ranges
 from .tensors import check, tensor
 
 
 class _Solve(torch.autograd.Function):
     @staticmethod
-    def forward(red, opts, pos, alpha, eps, *tensors):
+    def forward(red, opts, pos, alpha, eps, maxiter, *tensors):
         def linop(v):
             args = [*tensors[:pos], v, *tensors[pos + 1 :]]
             return tensor(red.run(args, opts)) + alpha * v
 
-        return conjugate_gradient(linop, tensors[pos].detach(), eps)
+        return conjugate_gradient(linop, tensors[pos].detach(), eps, maxiter)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        red, opts, pos, alpha, eps, *tensors = inputs
-        ctx.solve = (red, opts, pos, alpha, eps)
+        red, opts, pos, alpha, eps, maxiter, *tensors = inputs
+        ctx.solve = (red, opts, pos, alpha, eps, maxiter)
         ctx.save_for_backward(*tensors, output)
 
     @staticmethod
     def backward(ctx, G):
-        red, opts, pos, alpha, eps = ctx.solve
+        red, opts, pos = ctx.solve[:3]
         *tensors, x = ctx.saved_tensors
         a = _Solve.apply(*ctx.solve, *tensors[:pos], G, *tensors[pos + 1 :])
         at_x = [*tensors[:pos], x, *tensors[pos + 1 :]]
         grads = []
-        for k, need in enumerate(ctx.needs_input_grad[5:]):
+        for k, need in enumerate(ctx.needs_input_grad[6:]):
             if not need:
                 grads.append(None)
             else:
                 grads.append(a if k == pos else red.vjp(k, at_x, None, -a, opts))
-        return None, None, None, None, None, *grads
+        return None, None, None, None, None, None, *grads
 
 
-def solve(red, tensors, pos: int, alpha, eps, opts):
+def solve(red, tensors, pos: int, alpha, eps, opts, maxiter=None):
     if batch_shape(red.names, tensors, red.cats):
         raise NotSupportedError("KernelSolve with batch dimensions is not supported")
-    return _Solve.apply(red, opts, pos, alpha, eps, *tensors)
+    return _Solve.apply(red, opts, pos, alpha, eps, maxiter, *tensors)
 
 
-class KernelSolve:
+class KernelSolve(NumpyKernelSolve):
     """pykeops.torch.KernelSolve: x = (alpha Id + K)^-1 b for the formula K, linear in the
     argument `varinvalias` (b's alias), by conjugate gradients; differentiable."""
 
-    def __init__(
-        self,
-        formula,
-        aliases,
-        varinvalias,
-        axis=0,
-        dtype=None,
-        opt_arg=None,
-        cuda_type=None,
-        dtype_acc="auto",
-        use_double_acc=False,
-        sum_scheme="auto",
-        enable_chunks=True,
-        rec_multVar_highdim=False,
-        use_fast_math=True,
-    ):
-        check_options(dtype_acc, use_double_acc, sum_scheme)
-        self._genred = Genred(formula, aliases, "Sum", axis)
-        self.dtype_acc, self.use_double_acc = dtype_acc, use_double_acc
-        self.varinvpos = varinv_position(self._genred.aliases, varinvalias)
+    _GENRED = Genred
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):
         check_ranges(ranges)
-        red = self._genred._reduction
-        if len(args) != len(red.names):
-            raise ArgumentError(f"expected {len(red.names)} tensors, got {len(args)}")
-        tensors, dtype = check(red.names, args)
-        check_accumulation(dtype, self.dtype_acc, self.use_double_acc)
-        return solve(red, tensors, self.varinvpos, alpha, eps, (backend, device_id))
+        g = self._genred
+        if len(args) != g.nargs:
+            raise ArgumentError(f"expected {g.nargs} tensors, got {len(args)}")
+        tensors, dtype = check(g._reduction.names, args)
+        check_accumulation(dtype, g.dtype_acc, g.use_double_acc)
+        return solve(g._reduction, tensors, self.varinvpos, alpha, eps, (backend, device_id))
 
 
 def lazy_solve(lt, other, var, call, kwargs):
     """LazyTensor.solve: (alpha Id + K) x = other, K x = sum_j K_ij x_j."""
     from .lazytensor import LazyTensor, _data, _reduction
 
-    if var is not None or not call:
-        raise NotSupportedError("solve(var=...) and solve(call=False) are not supported")
-    if lt.is_complex or any(v.pos is not None for v in lt._vars):
-        raise NotSupportedError("solve needs a real LazyTensor without symbolic variables")
-    alpha, eps = kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6)
+    alpha, eps, maxiter = solve_options(lt, var, call, kwargs)
     opts = (kwargs.pop("backend", "auto"), kwargs.pop("device_id", -1))
     if not isinstance(other, torch.Tensor):
         raise ArgumentError("solve: the right-hand side must be a torch tensor (i-indexed)")
@@ -108,4 +85,4 @@ def lazy_solve(lt, other, var, call, kwargs):
     red = _reduction(op.genred)
     data = [_data(v.data, None) for v in op.program.data]
     tensors, _ = check(red.names, [b, *data])
-    return solve(red, tensors, 0, alpha, eps, opts).reshape(other.shape)
+    return solve(red, tensors, 0, alpha, eps, opts, maxiter).reshape(other.shape)
