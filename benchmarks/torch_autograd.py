@@ -6,8 +6,10 @@
 Work: the Gaussian kernel sum out_i = sum_j exp(-|x_i - y_j|^2) b_j, D = 3, float32, then its
 gradient with respect to x for an incoming gradient e: keir.torch as out = f(x, y, b);
 out.backward(e) (x.requires_grad), the numpy path as f(x, y, b) then keir.grad(f, "x")(x, y, b,
-gradin=e), pykeops.torch like keir.torch. Best of --repeat runs after a warm-up call (which
-compiles). Call cost: the median of 5,000 calls at M = N = --small (100).
+gradin=e), pykeops.torch like keir.torch. keir: best of --repeat runs, the two paths
+alternating (other processes' load falls on both), after a warm-up call (which compiles);
+pykeops: one call, after a warm-up on 1,000 points. Call cost: the median of 5,000 calls at
+M = N = --small (100).
 """
 
 from __future__ import annotations
@@ -24,14 +26,25 @@ import keir.torch as kt
 FORMULA, ALIASES = "Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"]
 
 
-def best(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
+def best_interleaved(fns: dict, repeat: int) -> dict:
+    """Best time of each function, runs alternating so that load from other processes (this
+    machine is shared) falls on all of them alike; after one warm-up call each."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: min(ts) for name, ts in times.items()}
+
+
+def once(fn, warm_up) -> float:
+    warm_up()  # loads (and on first use compiles) the kernels on small data
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def median_us(fn, n: int = 5000) -> float:
@@ -74,17 +87,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--small", type=int, default=100)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-pykeops", action="store_true")
     args = p.parse_args()
     M = N = args.size
     x, y, b, e = data(M, N)
-    rows = {"keir.torch": best(torch_step(kt.Genred, x, y, b, e), args.repeat)}
-    rows["keir numpy"] = best(numpy_step(x, y, b, e), args.repeat)
-    if not args.no_pykeops:
+    steps = {"keir.torch": torch_step(kt.Genred, x, y, b, e), "keir numpy": numpy_step(x, y, b, e)}
+    rows = best_interleaved(steps, args.repeat)
+    if not args.no_pykeops:  # one call: at 0.1-0.3 G pairs/s it takes minutes
         import pykeops.torch as pk
 
-        rows["pykeops.torch"] = best(torch_step(pk.Genred, x, y, b, e), 1)
+        small = torch_step(pk.Genred, *data(1000, 1000))
+        rows["pykeops.torch"] = once(torch_step(pk.Genred, x, y, b, e), small)
     print(f"forward + backward (d/dx), Gaussian sum, M = N = {M:,}, D = 3, float32")
     for name, t in rows.items():
         ratio = rows[name] / rows["keir.torch"]
