@@ -83,6 +83,13 @@ def test_scalars_zero_d_tensors_and_weighted_logsumexp():
                                torch.autograd.grad(ref.sum(), [s, w]))  # fmt: skip
 
 
+def test_a_detached_view_of_the_same_memory_gets_no_gradient():
+    x, _ = _points()
+    out = (Vi(x) * Vi(x.detach())).sum(0).sum()  # sum_i |x_i|^2: d/dx = x (not 2x)
+    (g,) = torch.autograd.grad(out, [x])
+    torch.testing.assert_close(g, x.detach())
+
+
 def test_transpose_matmul_argkmin_and_float32():
     x, y = _points(dtype=torch.float32)
     K = _gauss(LazyTensor(x[:, None, :]), LazyTensor(y[None, :, :]))

@@ -53,9 +53,10 @@ def _fields(x: torch.Tensor, axis, is_complex: bool) -> dict:
 
 
 def _key(t: torch.Tensor, cat: int) -> tuple:
-    """The same memory seen the same way is one kernel argument (as keir.lazy does for arrays);
-    a functorch-wrapped tensor has no address: it is its own argument."""
-    if torch._C._functorch.is_functorch_wrapped_tensor(t):
+    """The same memory seen the same way is one kernel argument (as keir.lazy does for arrays).
+    A tensor that requires grad is its own argument (x and x.detach() share memory, and only
+    one of them should receive a gradient); so is a functorch-wrapped one (it has no address)."""
+    if t.requires_grad or torch._C._functorch.is_functorch_wrapped_tensor(t):
         return ("own", id(t))
     return ("array", cat, t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
 
