@@ -38,6 +38,7 @@ def test_operations_stay_torch_lazytensors_and_reductions_give_tensors():
     out = K.sum(dim=1)
     assert isinstance(out, torch.Tensor) and out.dtype == F64 and out.shape == (8, 1)
     torch.testing.assert_close(out[:, 0], _dense_gauss(x, y, 0.5).sum(1))
+    torch.testing.assert_close((K * np.float64(2.0)).sum(1), 2 * out)
 
 
 def test_backward_through_a_reduction_result():

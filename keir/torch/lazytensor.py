@@ -77,7 +77,7 @@ class LazyTensor(_NumpyLazyTensor):
         if isinstance(x, torch.Tensor):
             self._set(**_fields(x, axis, self.is_complex))
             return
-        if x is not None and type(x).__module__ == "numpy" and hasattr(x, "shape"):
+        if isinstance(x, np.ndarray):  # (numpy scalars are numbers: parameters)
             raise ArgumentError("keir.torch.LazyTensor wraps torch tensors: use torch.as_tensor")
         super().__init__(x, axis, self.is_complex)
 
