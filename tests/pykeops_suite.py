@@ -20,7 +20,7 @@ REWRITES = [
 ]
 
 
-def test_dir() -> Path | None:
+def pykeops_test_dir() -> Path | None:
     """pykeops' test folder, found without importing pykeops (its import is slow and noisy)."""
     spec = importlib.util.find_spec("pykeops")
     if spec is None or spec.origin is None:

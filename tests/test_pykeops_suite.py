@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pykeops_suite import rewrite, test_dir
+from pykeops_suite import pykeops_test_dir, rewrite
 
 pytest.importorskip("torch")
-SOURCE = test_dir()
+SOURCE = pykeops_test_dir()
 FILES = sorted(p.name for p in SOURCE.glob("test_*.py")) if SOURCE else []
 UNSUPPORTED = {
     "test_block_sparse_reduction.py::test_block_sparse_reduction": "block-sparse ranges "
