@@ -19,13 +19,8 @@ PYKEOPS_NAMES = sorted(
 
 
 def test_import_keir_and_keir_numpy_do_not_import_torch():
-    code = (
-        "import sys, keir, keir.numpy\n"
-        "keir.Genred, keir.LazyTensor, keir.grad\n"
-        "assert 'torch' not in sys.modules, 'torch imported'\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    code = "import sys, keir, keir.numpy; keir.Genred, keir.grad; print('torch' in sys.modules)"
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "False"
 
 
 @pytest.mark.parametrize("module", ["numpy", "torch"])

@@ -65,7 +65,7 @@ def test_gradcheck_every_variable_kind(case, axis):
 
 
 @pytest.mark.parametrize(
-    "case", ["Sum", "LogSumExp", "LogSumExp_weight", "SumSoftMaxWeight", "Min"]
+    "case", ["Sum", "LogSumExp", "LogSumExp_weight", "SumSoftMaxWeight", "Min", "Max", "KMin"]
 )
 def test_gradgradcheck(case):
     """create_graph=True: the backward is a keir reduction run through the same Function."""
