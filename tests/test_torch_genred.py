@@ -208,6 +208,12 @@ def test_forward_mode_jvp_and_vmap():
     _, t = torch.func.jvp(lambda x: lse(x, y, b, s), (x,), (u,))
     fd = (lse(x + eps * u, y, b, s) - lse(x - eps * u, y, b, s)) / (2 * eps)
     torch.testing.assert_close(t, fd, rtol=1e-5, atol=1e-7)
+    ub = torch.rand_like(b)
+    for case in ("LogSumExp_weight", "SumSoftMaxWeight"):  # along x and the weight's b
+        g = _genred(case, 1)
+        _, t = torch.func.jvp(lambda x, b, g=g: g(x, y, b, s), (x, b), (u, ub))
+        fd = (g(x + eps * u, y, b + eps * ub, s) - g(x - eps * u, y, b - eps * ub, s)) / (2 * eps)
+        torch.testing.assert_close(t, fd, rtol=1e-5, atol=1e-7)
     xs = torch.rand(3, 7, 3, dtype=F64)
     batched = torch.func.vmap(lambda x: f(x, y, b, s))(xs)
     torch.testing.assert_close(batched, torch.stack([f(xk, y, b, s) for xk in xs]))

@@ -112,7 +112,10 @@ class Reduction:
         for k, u in enumerate(tangents):
             if u is None:
                 continue
-            d = self._tangent(k)([*tensors, u, out], opts)
+            saved = [out]
+            if self.genred.kind == "SumSoftMaxWeight":
+                saved.append(self._auxiliary("LogSumExp")(tensors, opts))
+            d = self._tangent(k)([*tensors, u, *saved], opts)
             total = d if total is None else total + d
         return total
 
@@ -131,24 +134,31 @@ def _plain(tensors) -> bool:
 
 
 def _tangent_genred(f, var) -> NumpyGenred:
-    """Sum_j Diff(F, v, u) as a keir.Genred; for LogSumExp (out = log Sum_j exp(F) g),
-    Sum_j exp(F - out) (g Diff(F, v, u) + Diff(g, v, u)), g = 1 without a weight."""
-    if f.kind not in ("Sum", "LogSumExp"):
+    """The jvp as a Sum reduction (keir.Genred) along u, the tangent of v: Sum_j Diff(F, v, u);
+    LogSumExp (out = log Sum_j exp(F) g, g = 1 without a weight):
+    Sum_j exp(F - out) (g Diff(F, v, u) + Diff(g, v, u)); SumSoftMaxWeight (out = Sum_j p g,
+    p = exp(F - lse)): Sum_j p (Diff(g, v, u) + (g - out) Diff(F, v, u))."""
+    if f.kind not in ("Sum", "LogSumExp", "SumSoftMaxWeight"):
         raise NotSupportedError(
             f"forward-mode derivatives (jvp) of a {f.kind} reduction are not supported: "
-            "keir.torch has them for Sum and LogSumExp"
+            "keir.torch has them for Sum, LogSumExp and SumSoftMaxWeight"
         )
     n = len(f.aliases)
-    u, out = f"_keir_tangent{n}", f"_keir_out{n + 1}"
+    u, out, lse = f"_keir_tangent{n}", f"_keir_out{n + 1}", f"_keir_lse{n + 2}"
     out_cat = "Vi" if f.axis == 1 else "Vj"
     aliases = [*f.aliases, f"{u} = {_CATS[var.cat]}({var.dim})"]
     aliases.append(f"{out} = {out_cat}({f.out_dim_hint()})")
     F, v, g = f.formula, var.name, f.formula2
-    formula = f"Diff({F}, {v}, {u})"
-    if f.kind == "LogSumExp" and g is None:
-        formula = f"Exp({F} - {out}) * {formula}"
+    dF = f"Diff({F}, {v}, {u})"
+    if f.kind == "Sum":
+        formula = dF
+    elif g is None:
+        formula = f"Exp({F} - {out}) * {dF}"
     elif f.kind == "LogSumExp":
-        formula = f"Exp({F} - {out}) * (({g}) * {formula} + Diff({g}, {v}, {u}))"
+        formula = f"Exp({F} - {out}) * (({g}) * {dF} + Diff({g}, {v}, {u}))"
+    else:
+        aliases.append(f"{lse} = {out_cat}(1)")
+        formula = f"Exp({F} - {lse}) * (Diff({g}, {v}, {u}) + (({g}) - {out}) * {dF})"
     return NumpyGenred(formula, aliases, reduction_op="Sum", axis=f.axis)
 
 
