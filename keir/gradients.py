@@ -78,6 +78,20 @@ class GradFunction:
         if self.f.var.cat == 2:
             raise NotSupportedError("gradients of a parameter gradient are not supported")
 
+    # ------------------------------------------------------------ what front ends reuse
+    @property
+    def genred(self) -> Genred:
+        """The Sum reduction computing the gradient from (*args, gradin, *saved values)."""
+        return self._genred
+
+    @property
+    def saved_roles(self) -> list[str]:
+        """What each argument after gradin holds (keir.dialect.reductions.SAVED_ROLES): "out"
+        (the forward output), "selected" (the indices Min, Max or KMin selected), "lse" (the
+        LogSumExp of the formula) or "index" (row numbers of the reduced index). keir.torch
+        and keir.dask compute them as tensors or dask arrays."""
+        return list(self._roles[1:])
+
     # ------------------------------------------------------------ evaluation
     def out_dim_hint(self) -> int:
         return self.var.dim

@@ -55,7 +55,7 @@ class ComplexLazyTensor(LazyTensor):
         return apply("ComplexExp", [self])
 
     def _as_complex(self, other) -> LazyTensor:
-        other = lift(other)
+        other = lift(other, self)
         return other if other.is_complex else other.real2complex()
 
     def addop(self, other):
@@ -65,7 +65,7 @@ class ComplexLazyTensor(LazyTensor):
         return apply("ComplexSubtract", [self, self._as_complex(other)])
 
     def mulop(self, other):
-        other = lift(other)
+        other = lift(other, self)
         if not other.is_complex and other.ndim == 1:
             return apply("ComplexRealScal", [other, self])
         return apply("ComplexMult", [self, self._as_complex(other)])

@@ -78,14 +78,25 @@ def _broadcast_batch(shapes) -> tuple | None:
         raise ArgumentError(f"incompatible batch dimensions: {shown}") from None
 
 
-def lift(x) -> LazyTensor:
-    """An operand as a LazyTensor: ints become IntCst, floats and small arrays parameters."""
-    return x if isinstance(x, LazyTensor) else LazyTensor(x)
+def family(operands) -> type:
+    """The LazyTensor class that results of these operands belong to: keir.torch's LazyTensors
+    (a higher _FAMILY_RANK) win over plain ones (numbers lifted to parameters)."""
+    ranked = [type(o)._REAL for o in operands if isinstance(o, LazyTensor)]
+    return max(ranked, key=lambda c: c._FAMILY_RANK, default=LazyTensor)
+
+
+def lift(x, like=None) -> LazyTensor:
+    """An operand as a LazyTensor (of the family of `like`): ints become IntCst, floats and
+    small arrays parameters."""
+    if isinstance(x, LazyTensor):
+        return x
+    return (LazyTensor if like is None else type(like)._REAL)(x)
 
 
 def apply(op: str, operands, params=(), dim: int | None = None, infix: bool = False):
     """The LazyTensor `op(operands..., params...)`, or `(a op b)` for an infix operator."""
-    operands = [lift(o) for o in operands]
+    cls = family(operands)
+    operands = [o if isinstance(o, LazyTensor) else cls(o) for o in operands]
     is_complex = any(o.is_complex for o in operands)
     role = _complex_role(op) if not infix else ""
     if is_complex and not role:
@@ -122,7 +133,7 @@ def combine(operands, formula: str, ndim: int, is_complex: bool) -> LazyTensor:
             if id(v) not in seen:
                 seen.add(id(v))
                 variables.append(v)
-    return LazyTensor._build(
+    return family(operands)._build(
         is_complex,
         formula=formula,
         variables=tuple(variables),
@@ -147,8 +158,10 @@ class LazyTensor:
     __array_ufunc__ = None  # numpy_array + lazy -> lazy.__radd__, not an elementwise loop
     __iter__ = None  # __getitem__ indexes components; a LazyTensor is not a sequence
     is_complex = False
+    _FAMILY_RANK = 0  # see family(); _REAL (this family's real class) is set below the class
     ranges = None  # pykeops' block-sparsity attribute: refused by reductions if set
     backend = None  # pykeops: a default backend= for this LazyTensor's reductions
+    _REDUCED = None  # the class running reductions; None: keir.lazy.reduce.ReducedLazyTensor
     _VECTOR_OPS: dict = {}  # vector op replacements (ComplexLazyTensor: Sum -> ComplexSum)
 
     def __new__(cls, x=None, axis=None, is_complex=False, index=None):
@@ -167,13 +180,16 @@ class LazyTensor:
         self._formula, self._vars, self.ndim = formula, variables, ndim
         self.batchdims, self.ni, self.nj, self._dtype = batchdims, ni, nj, dtype
 
-    @staticmethod
-    def _build(is_complex: bool, **fields) -> LazyTensor:
-        if is_complex:
-            from .complex import ComplexLazyTensor as cls
-        else:
-            cls = LazyTensor
-        res = object.__new__(cls)
+    @classmethod
+    def _complex_class(cls) -> type:
+        from .complex import ComplexLazyTensor
+
+        return ComplexLazyTensor
+
+    @classmethod
+    def _build(cls, is_complex: bool, **fields) -> LazyTensor:
+        """A LazyTensor of this family with the given fields (no constructor conventions)."""
+        res = object.__new__(cls._complex_class() if is_complex else cls._REAL)
         res._set(**fields)
         return res
 
@@ -252,24 +268,24 @@ class LazyTensor:
     def __add__(self, other):
         if _scalar_is(other, 0):
             return self
-        other = lift(other)
+        other = lift(other, self)
         if other.is_complex and not self.is_complex:
             return self.real2complex().addop(other)
         return self.addop(other)
 
     def __radd__(self, other):
-        return self if _scalar_is(other, 0) else lift(other) + self
+        return self if _scalar_is(other, 0) else lift(other, self) + self
 
     def __sub__(self, other):
         if _scalar_is(other, 0):
             return self
-        other = lift(other)
+        other = lift(other, self)
         if other.is_complex and not self.is_complex:
             return self.real2complex().subop(other)
         return self.subop(other)
 
     def __rsub__(self, other):
-        return -self if _scalar_is(other, 0) else lift(other) - self
+        return -self if _scalar_is(other, 0) else lift(other, self) - self
 
     def __mul__(self, other):
         if _scalar_is(other, 0):
@@ -278,7 +294,7 @@ class LazyTensor:
             return self
         if _scalar_is(other, -1):
             return -self
-        other = lift(other)
+        other = lift(other, self)
         if other.is_complex and not self.is_complex:
             return other.mulop(self)
         return self.mulop(other)
@@ -286,12 +302,12 @@ class LazyTensor:
     def __rmul__(self, other):
         if _scalar_is(other, 0) or _scalar_is(other, 1) or _scalar_is(other, -1):
             return self * other
-        return lift(other) * self
+        return lift(other, self) * self
 
     def __truediv__(self, other):
         if _scalar_is(other, 1):
             return self
-        other = lift(other)
+        other = lift(other, self)
         if other.is_complex and not self.is_complex:
             return self.real2complex().divop(other)
         return self.divop(other)
@@ -301,7 +317,7 @@ class LazyTensor:
             return 0
         if _scalar_is(other, 1) and not self.is_complex:
             return apply("Inv", [self])
-        return lift(other) / self
+        return lift(other, self) / self
 
     def __or__(self, other):
         return apply("|", [self, other], infix=True)
@@ -328,7 +344,7 @@ class LazyTensor:
             if other == -0.5:
                 return apply("Rsqrt", [self])
         if isinstance(other, (float, np.floating, LazyTensor)):
-            other = lift(other)
+            other = lift(other, self)
             if other.ndim not in (1, self.ndim):
                 raise DimensionError(
                     f"Powf: the exponent has dim {other.ndim}, the base {self.ndim}; "
@@ -415,13 +431,18 @@ class LazyTensor:
             return (self * v).sum(axis=self.nbatchdims + 1, **kwargs)
         if self._shape[-1] != 1:
             raise DimensionError(f"K @ v needs a LazyTensor K of inner dim 1, got {self.shape}")
-        v = np.asarray(v)
+        v = self._dense(v)
         if v.ndim == 0:
             raise ArgumentError("K @ v needs a 1-D or higher array v")
         newdims = (1, v.shape[0], 1) if v.ndim == 1 else (*v.shape[:-2], 1, *v.shape[-2:])
-        Kv = self * LazyTensor(v.reshape(newdims))
+        Kv = self * lift(v.reshape(newdims), self)
         Kv = Kv.sum(Kv.dim() - 2, **kwargs)
         return Kv.reshape(-1) if v.ndim == 1 else Kv
+
+    @staticmethod
+    def _dense(v):
+        """An operand of K @ v as an array of this family (numpy here, torch in keir.torch)."""
+        return np.asarray(v)
 
     def t(self):
         """The transpose: i- and j-indexed variables exchanged, shape (*batch, N, M, D)."""
@@ -436,7 +457,7 @@ class LazyTensor:
             nj=self.ni,
             dtype=self._dtype,
         )
-        return LazyTensor._build(self.is_complex, **fields)
+        return type(self)._build(self.is_complex, **fields)
 
     T = property(t)
 
@@ -471,23 +492,31 @@ class LazyTensor:
         return solve(self, other, var, call, kwargs)
 
 
-def Var(x_or_ind, dim=None, cat=None):
-    """Var(x, cat) wraps data; Var(ind, dim, cat) is a symbolic argument."""
-    if dim is None:
-        return LazyTensor(x_or_ind, axis=cat)
-    return LazyTensor((x_or_ind, dim, cat))
+LazyTensor._REAL = LazyTensor
 
 
-def Vi(x_or_ind, dim=None):
-    """An i-indexed variable: Vi(x) of a (M, D) array, or the symbolic Vi(ind, dim)."""
-    return Var(x_or_ind, dim, 0)
+def variable_constructors(cls: type) -> tuple:
+    """Var, Vi, Vj and Pm building LazyTensors of class `cls` (keir.torch reuses them)."""
+
+    def Var(x_or_ind, dim=None, cat=None):
+        """Var(x, cat) wraps data; Var(ind, dim, cat) is a symbolic argument."""
+        if dim is None:
+            return cls(x_or_ind, axis=cat)
+        return cls((x_or_ind, dim, cat))
+
+    def Vi(x_or_ind, dim=None):
+        """An i-indexed variable: Vi(x) of a (M, D) array, or the symbolic Vi(ind, dim)."""
+        return Var(x_or_ind, dim, 0)
+
+    def Vj(x_or_ind, dim=None):
+        """A j-indexed variable: Vj(y) of a (N, D) array, or the symbolic Vj(ind, dim)."""
+        return Var(x_or_ind, dim, 1)
+
+    def Pm(x_or_ind, dim=None):
+        """A parameter: Pm(s) of a number or 1-D array, or the symbolic Pm(ind, dim)."""
+        return Var(x_or_ind, dim, 2)
+
+    return Var, Vi, Vj, Pm
 
 
-def Vj(x_or_ind, dim=None):
-    """A j-indexed variable: Vj(y) of a (N, D) array, or the symbolic Vj(ind, dim)."""
-    return Var(x_or_ind, dim, 1)
-
-
-def Pm(x_or_ind, dim=None):
-    """A parameter: Pm(s) of a number or 1-D array, or the symbolic Pm(ind, dim)."""
-    return Var(x_or_ind, dim, 2)
+Var, Vi, Vj, Pm = variable_constructors(LazyTensor)

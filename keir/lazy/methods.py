@@ -173,7 +173,10 @@ def _redirect(name: str):
 
 
 def logsumexp(self, axis=None, dim=None, weight=None, **kwargs):
-    """log sum exp(x) over axis (or dim); with a weight w, log sum exp(x) w."""
+    """log sum exp(x) over axis (or dim); with a weight w, log sum exp(x) w. pykeops also
+    takes the weight as other=."""
+    if weight is None:
+        weight = kwargs.pop("other", None)
     return self.reduction("LogSumExp", other=weight, axis=axis, dim=dim, **kwargs)
 
 
@@ -215,7 +218,7 @@ def _variable(v, method: str):
 
 def grad(self, other, gradin):
     """Grad(x, v, e): the gradient of x with respect to the variable v, applied to e."""
-    gradin = lift(gradin)
+    gradin = lift(gradin, self)
     if gradin.ndim != self.ndim:
         raise DimensionError(f"grad: gradin has dim {gradin.ndim}, the formula {self.ndim}")
     return apply("Grad", [self, _variable(other, "grad"), gradin], dim=other.ndim)

@@ -12,6 +12,7 @@ index and calls the 2-D kernel once per batch (correct, but one kernel launch pe
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 
@@ -85,7 +86,7 @@ def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs
     """LazyTensor.reduction: the result, or a ReducedLazyTensor when call=False or when
     symbolic variables remain to be given."""
     axis = dim if axis is None else axis
-    operands = [lt] if other is None else [lt, lift(other)]
+    operands = [lt] if other is None else [lt, lift(other, lt)]
     joined = combine(operands, lt._formula, lt.ndim, False)  # checks sizes, dtypes, batches
     nb = joined.nbatchdims
     if axis is None or axis - nb not in (0, 1):
@@ -118,7 +119,8 @@ def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs
         program.texts[1],
         options,
     )
-    res = ReducedLazyTensor(g, program, joined.dtype, is_complex, call_kwargs)
+    reduced = joined._REDUCED or ReducedLazyTensor  # keir.torch runs its own
+    res = reduced(g, program, joined.dtype, is_complex, call_kwargs)
     if call and program.n_symbolic == 0:
         return res()
     return res
@@ -207,14 +209,18 @@ def _as_complex(out):
 
 
 # ---------------------------------------------------------------- linear solves
-def solve(lt, other, var, call, kwargs):
-    """x with (alpha Id + K) x = b, K x = sum_j K_ij x_j: pykeops' LazyTensor.solve."""
+def solve_options(lt, var, call, kwargs) -> tuple:
+    """Checks what LazyTensor.solve supports; pops and returns alpha, eps and maxiter."""
     if var is not None or not call:
         raise NotSupportedError("solve(var=...) and solve(call=False) are not supported")
     if lt.is_complex or any(v.pos is not None for v in lt._vars):
         raise NotSupportedError("solve needs a real LazyTensor without symbolic variables")
-    alpha, eps = kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6)
-    maxiter = kwargs.pop("maxiter", None)
+    return kwargs.pop("alpha", 1e-10), kwargs.pop("eps", 1e-6), kwargs.pop("maxiter", None)
+
+
+def solve(lt, other, var, call, kwargs):
+    """x with (alpha Id + K) x = b, K x = sum_j K_ij x_j: pykeops' LazyTensor.solve."""
+    alpha, eps, maxiter = solve_options(lt, var, call, kwargs)
     b, cat = _right_hand_side(other)
     dtype = lt.dtype or (b.dtype.name if b.dtype.name in ("float32", "float64") else "float64")
     shape, b = b.shape, b.astype(dtype, copy=False)
@@ -238,16 +244,18 @@ def _right_hand_side(other) -> tuple[np.ndarray, int]:
     return np.asarray(other), 0
 
 
-def conjugate_gradient(linop, b: np.ndarray, eps: float = 1e-6, maxiter: int | None = None):
-    """pykeops' ConjugateGradientSolver: stops when |r|^2 < b.size * eps^2. Unlike pykeops it
-    also stops (with a warning) after maxiter iterations, 10 * b.size by default."""
-    delta = b.size * eps**2
-    a, r = np.zeros_like(b), b.copy()
+def conjugate_gradient(linop, b, eps: float = 1e-6, maxiter: int | None = None):
+    """pykeops' ConjugateGradientSolver, on numpy arrays or torch tensors: stops when
+    |r|^2 < b.size * eps^2. Unlike pykeops it also stops (with a warning) after maxiter
+    iterations, 10 * b.size by default."""
+    size = math.prod(b.shape)
+    delta = size * eps**2
+    a, r = 0 * b, 1 * b  # new arrays of b's kind: numpy, or torch for keir.torch
     nr2 = (r**2).sum()
     if nr2 < delta:
         return a
-    p = r.copy()
-    for _ in range(maxiter or 10 * b.size):
+    p = 1 * r
+    for _ in range(maxiter or 10 * size):
         Mp = linop(p)
         alp = nr2 / (p * Mp).sum()
         a += alp * p
@@ -258,7 +266,7 @@ def conjugate_gradient(linop, b: np.ndarray, eps: float = 1e-6, maxiter: int | N
         p = r + (nr2new / nr2) * p
         nr2 = nr2new
     warnings.warn(
-        f"solve: conjugate gradient stopped after {maxiter or 10 * b.size} iterations with "
+        f"solve: conjugate gradient stopped after {maxiter or 10 * size} iterations with "
         f"|r|^2 = {nr2:.3g} (target {delta:.3g}); is the system symmetric positive definite?",
         RuntimeWarning,
         stacklevel=3,

@@ -1,0 +1,121 @@
+"""keir.torch.Genred: pykeops.torch.Genred on keir kernels, differentiable by torch.autograd.
+
+Same constructor and call signatures as pykeops 2.3. Options keir has are honoured; those that
+only tune KeOps' CUDA code (enable_chunks, rec_multVar_highdim, use_fast_math) are accepted
+and have no effect on the CPU; those that would change the numbers keir computes (another
+accumulation dtype, Kahan summation, block-sparse ranges) raise keir.NotSupportedError.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from ..api import Genred as NumpyGenred
+from ..errors import ArgumentError, NotSupportedError
+from ..frontend.aliases import parse_aliases
+from .autograd import Reduction
+from .batch import run_batched
+from .tensors import FLOATS, check
+
+_VAR = re.compile(r"Var\((\d+),(\d+),(\d+)\)")
+SUM_SCHEMES = ("auto", "direct_sum", "block_sum")  # keir's own order; no Kahan compensation
+
+
+def check_options(dtype_acc, use_double_acc, sum_scheme) -> None:
+    if sum_scheme not in SUM_SCHEMES:
+        raise NotSupportedError(
+            f"sum_scheme={sum_scheme!r} is not supported: keir sums in its own blocked order "
+            f"(accepted: {', '.join(SUM_SCHEMES)})"
+        )
+    if dtype_acc not in ("auto", "float32", "float64"):
+        raise NotSupportedError(f"dtype_acc={dtype_acc!r} is not supported")
+    if use_double_acc and dtype_acc not in ("auto", "float64"):
+        raise ArgumentError("give use_double_acc=True or dtype_acc, not both")
+
+
+def check_accumulation(dtype: torch.dtype, dtype_acc, use_double_acc) -> None:
+    """keir accumulates in the inputs' dtype: refuse a request for another one."""
+    wanted = "float64" if use_double_acc else dtype_acc
+    if wanted not in ("auto", FLOATS[dtype]):
+        raise NotSupportedError(
+            f"accumulation in {wanted} for {FLOATS[dtype]} tensors is not supported: keir "
+            "accumulates in the inputs' dtype (pass float64 tensors for float64 sums)"
+        )
+
+
+def check_ranges(ranges) -> None:
+    if ranges is not None:
+        raise NotSupportedError("block-sparse ranges are not supported yet")
+
+
+def complete_aliases(formula: str, aliases) -> list[str]:
+    """pykeops' complete_aliases: a variable written Var(pos, dim, cat) in the formula and not
+    declared becomes an alias, so that calls take it and gradients number arguments after it."""
+    aliases = [aliases] if isinstance(aliases, str) else list(aliases)
+    declared = {a.pos for a in parse_aliases(aliases)}
+    found = {tuple(map(int, v)) for v in _VAR.findall(formula.replace(" ", ""))}
+    extra = sorted(v for v in found if v[0] not in declared)
+    return aliases + [f"_keir_var{p} = Var({p},{d},{c})" for p, d, c in extra]
+
+
+class Genred:
+    """pykeops.torch.Genred: reduce `formula` over axis 0 (i) or 1 (j) with `reduction_op`.
+
+    `dtype` and `cuda_type` are ignored, as in pykeops 2.x: the kernel takes the dtype of the
+    tensors it is called with, and so does its output.
+    """
+
+    def __init__(
+        self,
+        formula,
+        aliases,
+        reduction_op="Sum",
+        axis=0,
+        dtype=None,
+        opt_arg=None,
+        formula2=None,
+        cuda_type=None,
+        dtype_acc="auto",
+        use_double_acc=False,
+        sum_scheme="auto",
+        enable_chunks=True,
+        rec_multVar_highdim=False,
+        use_fast_math=True,
+    ):
+        check_options(dtype_acc, use_double_acc, sum_scheme)
+        aliases = complete_aliases(formula + (formula2 or ""), aliases)
+        genred = NumpyGenred(
+            formula, aliases, reduction_op, axis, opt_arg=opt_arg, formula2=formula2
+        )
+        self.formula, self.aliases, self.reduction_op = formula, genred.aliases, reduction_op
+        self.axis, self.opt_arg, self.formula2 = axis, opt_arg, formula2
+        self.dtype_acc, self.use_double_acc = dtype_acc, use_double_acc
+        self._reduction = Reduction(genred)
+
+    @property
+    def nargs(self) -> int:
+        return len(self._reduction.names)
+
+    def __call__(self, *args, backend="auto", device_id=-1, ranges=None, out=None):
+        check_ranges(ranges)
+        if len(args) != self.nargs:
+            raise ArgumentError(
+                f"expected {self.nargs} tensors ({', '.join(self._reduction.names)}), "
+                f"got {len(args)}"
+            )
+        tensors, dtype = check(self._reduction.names, args)
+        check_accumulation(dtype, self.dtype_acc, self.use_double_acc)
+        result = run_batched(self._reduction, tensors, (backend, device_id))
+        return result if out is None else _into(out, result)
+
+
+def _into(out, result):
+    if isinstance(result, tuple):
+        raise ArgumentError("out= is not available for a reduction that returns two tensors")
+    if not isinstance(out, torch.Tensor) or out.shape != result.shape:
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ArgumentError(f"out: expected a tensor of shape {tuple(result.shape)}, got {shape}")
+    out.copy_(result)
+    return out

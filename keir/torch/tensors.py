@@ -1,0 +1,77 @@
+"""Torch tensors in, numpy views to keir's kernels, torch tensors out: the zero-copy seam.
+
+keir's kernels run on numpy arrays. `t.detach().numpy()` of a CPU tensor is a view of the
+tensor's memory (no copy; a non-contiguous tensor gives a strided view, which the launcher
+makes contiguous as it does for numpy), and `torch.from_numpy` wraps a kernel's output without
+a copy. Everything a kernel would misread is refused here, naming the argument: tensors on
+another device, mixed float dtypes, float16, complex tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import ArgumentError, NotSupportedError
+
+FLOATS = {torch.float32: "float32", torch.float64: "float64"}
+TORCH_DTYPES = {name: dtype for dtype, name in FLOATS.items()}
+_INTEGERS = {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool}
+
+
+def device_error(name: str, t: torch.Tensor) -> ArgumentError:
+    return ArgumentError(
+        f"{name}: a tensor on device {t.device}; keir.torch runs CPU tensors only (keir's GPU "
+        "backend takes host arrays, not CUDA device pointers, yet): use .cpu()"
+    )
+
+
+def check(names, args) -> tuple[list, torch.dtype]:
+    """The arguments as tensors (numbers become 1-element tensors) and their float dtype."""
+    dtype = first = None
+    for name, a in zip(names, args):
+        if not isinstance(a, torch.Tensor):
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                continue
+            raise ArgumentError(f"{name}: expected a torch tensor, got {type(a).__name__}")
+        if a.device.type != "cpu":
+            raise device_error(name, a)
+        if a.dtype in FLOATS:
+            if dtype is None:
+                dtype, first = a.dtype, name
+            elif a.dtype != dtype:
+                raise ArgumentError(
+                    f"{name}: dtype {a.dtype}, but {first} is {dtype}; all float tensors of "
+                    "a call must have the same dtype (pykeops refuses the mix too)"
+                )
+        elif a.dtype not in _INTEGERS:
+            raise _dtype_error(name, a.dtype)
+    dtype = dtype or torch.get_default_dtype()
+    tensors = [a if isinstance(a, torch.Tensor) else torch.tensor([float(a)]) for a in args]
+    return [t if t.dtype == dtype else t.to(dtype) for t in tensors], dtype
+
+
+def _dtype_error(name: str, dtype: torch.dtype):
+    if dtype.is_complex:
+        return ArgumentError(
+            f"{name}: a complex tensor; Genred takes real tensors (complex numbers as "
+            "interleaved real, imaginary pairs: torch.view_as_real), or use ComplexLazyTensor"
+        )
+    return NotSupportedError(
+        f"{name}: {dtype} tensors are not supported: keir kernels compute in float32 or float64"
+    )
+
+
+def array(t: torch.Tensor) -> np.ndarray:
+    """A numpy view of a CPU tensor's memory (a copy only for lazily negated/conjugated views)."""
+    try:
+        return t.detach().numpy()
+    except RuntimeError:  # a tensor with torch's negative or conjugate bit set
+        return t.detach().resolve_neg().resolve_conj().numpy()
+
+
+def tensor(result):
+    """A kernel's output (an array or a tuple of arrays) as tensors sharing its memory."""
+    if isinstance(result, tuple):
+        return tuple(torch.from_numpy(np.ascontiguousarray(r)) for r in result)
+    return torch.from_numpy(result)
