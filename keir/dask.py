@@ -309,3 +309,67 @@ class Grad:
 def grad(f: Genred, wrt) -> Grad:
     """The gradient of a keir.dask.Genred with respect to argument `wrt` (name or position)."""
     return Grad(f, wrt)
+
+
+# ---------------------------------------------------------------- LazyTensor on dask arrays
+def _lazy_classes():
+    """keir.dask.LazyTensor, Vi, Vj, Pm: keir's LazyTensor whose variables hold dask arrays
+    and whose reductions return lazy dask arrays (built on first use: keir.lazy's family
+    hooks, as keir.torch)."""
+    from .lazy import methods as _methods  # noqa: F401  (attaches the generated methods)
+    from .lazy import variables as V
+    from .lazy.core import LazyTensor as NumpyLazyTensor
+    from .lazy.core import variable_constructors
+    from .lazy.reduce import ReducedLazyTensor as NumpyReduced
+
+    da = _dask()
+
+    class LazyTensor(NumpyLazyTensor):
+        """pykeops-style LazyTensor(x[:, None, :]) of a dask array x; reductions are lazy."""
+
+        _FAMILY_RANK = 2
+
+        def __init__(self, x=None, axis=None, is_complex=False, index=None):
+            axis = V.axis_of(axis, index)
+            if not isinstance(x, da.Array):
+                super().__init__(x, axis, is_complex)
+                return
+            if is_complex or np.iscomplexobj(np.empty(0, x.dtype)):
+                raise ArgumentError("keir.dask.LazyTensor: complex dask arrays are not supported")
+            like = np.lib.stride_tricks.as_strided(
+                np.zeros(1, x.dtype), x.shape, (0,) * x.ndim
+            )  # shape and dtype only: keir.lazy's conventions decide the variable
+            fields = V.from_input(like, axis, False)
+            (v,) = fields["variables"]
+            v.data = x.reshape(v.data.shape)
+            v.key = ("dask", x.name, tuple(v.data.shape))
+            self._set(**fields)
+
+    LazyTensor._REAL = LazyTensor
+
+    class ReducedLazyTensor(NumpyReduced):
+        def __call__(self, *args, **kwargs):
+            if args or self.program.n_symbolic:
+                raise ArgumentError("keir.dask reductions take no symbolic variables")
+            kwargs = {**self.kwargs, **kwargs}
+            if kwargs:
+                raise ArgumentError(f"keir.dask reductions take no options, got {sorted(kwargs)}")
+            dtype = self._dtype or "float64"
+            arrays = []
+            for v in self.program.data:
+                data = v.data
+                if v.cat != 2 and isinstance(data, da.Array) and data.ndim != 2:
+                    raise ArgumentError("keir.dask LazyTensors have no batch dimensions")
+                arrays.append(data if isinstance(data, da.Array) else v.array(dtype))
+            return _Reduction(self.genred.spec, dtype)(*arrays)
+
+    LazyTensor._REDUCED = ReducedLazyTensor
+    return LazyTensor, variable_constructors(LazyTensor)
+
+
+def __getattr__(name):
+    if name in ("LazyTensor", "Vi", "Vj", "Pm", "Var"):
+        lazy, (var, vi, vj, pm) = _lazy_classes()
+        globals().update(LazyTensor=lazy, Var=var, Vi=vi, Vj=vj, Pm=pm)
+        return globals()[name]
+    raise AttributeError(f"module 'keir.dask' has no attribute {name!r}")

@@ -142,3 +142,19 @@ def test_parameters_must_be_numpy():
     f = kd.Genred("SqDist(x, y) * s", ["x = Vi(3)", "y = Vj(3)", "s = Pm(1)"], "Sum", 1)
     with pytest.raises(keir.ArgumentError, match="Pm"):
         f(da.from_array(X), da.from_array(Y), da.from_array(S))
+
+
+def test_lazytensor_reductions_on_dask_arrays(client):
+    x_i = kd.LazyTensor(da.from_array(X, chunks=70)[:, None, :])
+    y_j = kd.LazyTensor(da.from_array(Y, chunks=50)[None, :, :])
+    b_j = kd.LazyTensor(da.from_array(B, chunks=50)[None, :, :])
+    d2 = ((x_i - y_j) ** 2).sum(-1)
+    gauss = ((-d2).exp() * b_j).sum(dim=1)
+    knn = d2.argKmin(4, dim=1)
+    lse = (-d2 * 0.5).logsumexp(dim=0)
+    assert all(isinstance(r, da.Array) for r in (gauss, knn, lse))  # lazy
+    D2 = ((X[:, None] - Y[None]) ** 2).sum(-1)
+    got = client.compute([gauss, knn, lse], sync=True)
+    np.testing.assert_allclose(got[0], np.exp(-D2) @ B, rtol=1e-12)
+    np.testing.assert_array_equal(got[1], np.argsort(D2, 1, kind="stable")[:, :4])
+    np.testing.assert_allclose(got[2][:, 0], np.log(np.exp(-0.5 * D2).sum(0)), rtol=1e-12)
