@@ -23,13 +23,17 @@ from .aliases import Alias, parse_aliases
 from .formula import ReductionSpec, build_tree, split_reduction
 from .parser import parse
 
+SUM_SCHEMES = ("auto", "direct_sum", "block_sum")  # keir's own order; no Kahan compensation
+
 
 @dataclass(frozen=True)
 class Options:
     """pykeops' accumulation and compilation options, checked once for every front end.
 
-    keir accumulates in the kernel's dtype with a direct sum (chains of partial sums per
-    vector lane); options that would change the numbers are refused, not ignored.
+    keir accumulates in the kernel's dtype in a fixed blocked order (each vector lane sums its
+    share of the reduced index, the lanes are added at the end): pykeops' "direct_sum" and
+    "block_sum" are both accepted for it; options that would change the numbers beyond
+    rounding (Kahan compensation, another accumulation dtype) are refused, not ignored.
     """
 
     dtype_acc: str = "auto"
@@ -42,8 +46,11 @@ class Options:
     def check(self, dtype: str | None) -> Options:
         if self.use_double_acc or self.dtype_acc not in ("auto", dtype):
             raise NotSupportedError("accumulation in another dtype is not supported yet")
-        if self.sum_scheme not in ("auto", "direct_sum"):
-            raise NotSupportedError(f"sum_scheme={self.sum_scheme!r} is not supported yet")
+        if self.sum_scheme not in SUM_SCHEMES:
+            raise NotSupportedError(
+                f"sum_scheme={self.sum_scheme!r} is not supported yet: keir sums in its own "
+                f"blocked order (accepted: {', '.join(SUM_SCHEMES)})"
+            )
         return self
 
 

@@ -47,6 +47,10 @@ class _Compiled:
         self._built = {first: (module, args)}
         self.signature = signature(kernel_funcs(module)[0])
 
+    def __getstate__(self) -> dict:
+        """Pickled without its MLIR module and loaded kernels (rebuilt on first use)."""
+        return {**self.__dict__, "_built": {}, "_kernels": {}}
+
     def module(self, dtype: str):
         """(module, argument specs) in `dtype`; the module is the caller's to consume."""
         built = self._built.pop(dtype, None)

@@ -78,7 +78,12 @@ def test_fuse_builds_parts_into_one_module_without_reparsing(monkeypatch):
 
 @pytest.mark.parametrize(
     "option",
-    [{"sum_scheme": "kahan_scheme"}, {"use_double_acc": True}, {"dtype_acc": "float64"}],
+    [
+        {"sum_scheme": "kahan_scheme"},
+        {"sum_scheme": "pairwise"},
+        {"use_double_acc": True},
+        {"dtype_acc": "float64"},
+    ],
 )
 def test_options_that_change_numbers_are_refused(option):
     with pytest.raises(NotSupportedError):
@@ -92,3 +97,12 @@ def test_spec_parse_accepts_inline_reduction_and_formula2_text():
         "x * y", ["x = Vi(1)", "y = Vj(1)"], ReductionSpec("SumSoftMaxWeight", 1, 0, "y + 1")
     )
     assert isinstance(weighted.reduction.weight, Tree) and weighted.weight_text == "y + 1"
+
+
+def test_genred_pickles_and_runs_after(tmp_path):
+    import pickle
+
+    f = Genred("SqDist(x, y)", ["x = Vi(2)", "y = Vj(2)"], "Sum", 1, dtype="float64")
+    want = f(X, Y)
+    g = pickle.loads(pickle.dumps(f))  # after a call too: loaded kernels are not pickled
+    np.testing.assert_allclose(g(X, Y), want, rtol=1e-14)

@@ -15,12 +15,12 @@ import torch
 from ..api import Genred as NumpyGenred
 from ..errors import ArgumentError, NotSupportedError
 from ..frontend.aliases import parse_aliases
+from ..frontend.spec import SUM_SCHEMES
 from .autograd import Reduction
 from .batch import run_batched
 from .tensors import FLOATS, check
 
 _VAR = re.compile(r"Var\((\d+),(\d+),(\d+)\)")
-SUM_SCHEMES = ("auto", "direct_sum", "block_sum")  # keir's own order; no Kahan compensation
 
 
 def check_options(dtype_acc, use_double_acc, sum_scheme) -> None:
