@@ -153,19 +153,18 @@ def _tangent_genred(f, var) -> NumpyGenred:
     if f.kind == "SumSoftMaxWeight":
         extra.append(("lse", out_cat, 1))
     spec, (u, out, *lse) = spec.with_arguments(*extra)
-    v = trees.var(var.name)
-    dF = trees.call("Diff", F, v, u)
-    mul, sub, add = (lambda a, b, k=k: trees.binary(k, a, b) for k in ("mul", "sub", "add"))
+    v, call, binary = trees.var(var.name), trees.call, trees.binary
+    dF = call("Diff", F, v, u)
     if f.kind == "Sum":
         formula = dF
     elif g is None:
-        formula = mul(trees.call("Exp", sub(F, out)), dF)
+        formula = binary("mul", call("Exp", binary("sub", F, out)), dF)
     elif f.kind == "LogSumExp":
-        inner = add(mul(g, dF), trees.call("Diff", g, v, u))
-        formula = mul(trees.call("Exp", sub(F, out)), inner)
+        inner = binary("add", binary("mul", g, dF), call("Diff", g, v, u))
+        formula = binary("mul", call("Exp", binary("sub", F, out)), inner)
     else:
-        inner = add(trees.call("Diff", g, v, u), mul(sub(g, out), dF))
-        formula = mul(trees.call("Exp", sub(F, lse[0])), inner)
+        inner = binary("add", call("Diff", g, v, u), binary("mul", binary("sub", g, out), dF))
+        formula = binary("mul", call("Exp", binary("sub", F, lse[0])), inner)
     tangent = KernelSpec(formula, spec.aliases, ReductionSpec("Sum", f.axis), spec.text,
                          spec.weight_text)  # fmt: skip
     return NumpyGenred.from_spec(tangent)
