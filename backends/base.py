@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from ..dialect.kernel import kernel_funcs
@@ -20,11 +19,11 @@ from ..errors import KeirError
 
 @dataclass
 class Built:
-    """A binary and what loading it needs: `path` (a file) or `code` (text), plus metadata."""
+    """A binary and what loading it needs: `path` (a file) and metadata; `extra` holds what
+    a backend keeps beside them (the CUDA backend's PTX texts)."""
 
     meta: dict
     path: str | None = None
-    code: str | None = None
     cache_hit: bool = False
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -69,11 +68,3 @@ def require_kernels(module) -> list:
     if not funcs:
         raise KeirError("the module holds no keir kernel")
     return funcs
-
-
-class Timer:
-    def __init__(self):
-        self.start = time.perf_counter()
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.start

@@ -8,15 +8,16 @@ binary is cached on disk by cache.cache_key (IR text, dtype, target, compiler so
 from __future__ import annotations
 
 import json
+import time
 
 from .. import target as targets
-from ..dialect.kernel import kernel_funcs, kernel_signature, signature
+from ..dialect.kernel import kernel_funcs, kernel_signature, signature, states_signature
 from ..dialect.signature import Signature
 from ..errors import KeirError
 from ..runtime import cache, native
 from ..runtime.launcher import Kernel
 from ..runtime.loader import load_library
-from .base import Backend, Built, Timer, ir_text, require_kernels, single_kernel
+from .base import Backend, Built, ir_text, require_kernels, single_kernel
 
 
 class CpuBackend(Backend):
@@ -45,7 +46,7 @@ class CpuBackend(Backend):
         return native.llvm_ir(module), sig
 
     def build(self, module, target=None, states: bool = False) -> Built:
-        timer = Timer()
+        start = time.perf_counter()
         target = target or targets.host()
         funcs = require_kernels(module)
         variant = target.key() + (";states" if states else "")
@@ -64,9 +65,9 @@ class CpuBackend(Backend):
                             lambda p: native.build_shared_object(text, p, target.name, job),
                             meta,
                         )
-                    return Built(meta, path=str(path), seconds=timer.seconds())
+                    return Built(meta, path=str(path), seconds=time.perf_counter() - start)
         path, meta = hit
-        return Built(meta, path=str(path), cache_hit=True, seconds=timer.seconds())
+        return Built(meta, path=str(path), cache_hit=True, seconds=time.perf_counter() - start)
 
     def compile(self, module, names=None, target=None, states: bool = False, **options):
         return self.load(self.build(module, target, states), names)
@@ -83,19 +84,7 @@ def expected_signature(funcs, states: bool = False) -> Signature:
     """How the kernel of these keir functions must be called (from the IR): what a cached
     signature is checked against. With `states`, outputs are the raw reduction states."""
     sig = kernel_signature(funcs)
-    if not states:
-        return sig
-    from dataclasses import replace
-
-    from ..dialect.reductions import REDUCTIONS, RedShape
-
-    outputs = tuple(
-        replace(
-            o, out_dim=REDUCTIONS[o.reduction].state_len(RedShape(o.formula_dim, o.weight_dim, o.k))
-        )
-        for o in sig.outputs
-    )
-    return replace(sig, outputs=outputs, states=True)
+    return states_signature(sig) if states else sig
 
 
 def lowered_signature(module) -> Signature:

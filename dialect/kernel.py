@@ -109,6 +109,18 @@ def kernel_signature(funcs) -> Signature:
     return replace(sigs[0], outputs=tuple(o for s in sigs for o in s.outputs))
 
 
+def states_signature(sig: Signature) -> Signature:
+    """`sig` of a kernel built with keir-tile-cpu{states}: each output holds its reduction's
+    raw state (ReductionDef.state_len lanes per row) instead of the finalised result."""
+    outputs = tuple(
+        replace(
+            o, out_dim=REDUCTIONS[o.reduction].state_len(RedShape(o.formula_dim, o.weight_dim, o.k))
+        )
+        for o in sig.outputs
+    )
+    return replace(sig, outputs=outputs, states=True)
+
+
 def formula_ops(func) -> list:
     """The keir ops of the formula in program order (the reduction excluded)."""
     return [

@@ -25,7 +25,7 @@ from .api import Genred as _NumpyGenred
 from .api import _infer_dtype
 from .errors import ArgumentError
 from .frontend.spec import KernelSpec
-from .gradients import GradFunction, _rows
+from .gradients import GradFunction, _rows, forward_spec
 
 _KERNELS: dict[tuple, object] = {}  # per worker process: kernels built here
 BUILDS: list[str] = []  # the kernels this process built (tests count them)
@@ -278,20 +278,12 @@ class Grad:
         f = self.f
         if role == "out":
             return value if value is not None else f(*args, split_every=split_every)
-        from dataclasses import replace
-
-        from .dialect.reductions import REDUCTIONS
-        from .frontend.formula import ReductionSpec
-
         spec = f.spec
-        if role == "lse":
-            lse = _Reduction(replace(spec, reduction=ReductionSpec("LogSumExp", f.axis)), None)
-            return lse(*args, split_every=split_every)
-        if role == "selected":
-            kind = REDUCTIONS[f.kind].selector
-            red = ReductionSpec(kind, f.axis, f.k if REDUCTIONS[kind].uses_k else 0)
-            idx = _Reduction(replace(spec, reduction=red), None)(*args, split_every=split_every)
-            return idx.reshape(idx.shape[0], -1).astype(_infer_dtype(args))
+        if role in ("lse", "selected"):
+            out = _Reduction(forward_spec(f.numpy, role), None)(*args, split_every=split_every)
+            return (
+                out if role == "lse" else out.reshape(out.shape[0], -1).astype(_infer_dtype(args))
+            )
         # index: the row numbers of the reduced index, chunked like its variables
         cat = 1 if f.axis == 1 else 0
         n = _rows(f.numpy, args, cat)

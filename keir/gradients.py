@@ -104,8 +104,7 @@ class GradFunction:
             elif role == "selected":
                 saved.append(_selected_indices(f, args))
             elif role == "lse":
-                red = ReductionSpec("LogSumExp", f.axis)
-                saved.append(Genred.from_spec(replace(f.spec, reduction=red))(*args))
+                saved.append(Genred.from_spec(forward_spec(f, "lse"))(*args))
             elif role == "index":
                 reduced = _rows(f, args, 1 if f.axis == 1 else 0)
                 saved.append(np.arange(reduced, dtype=dtype)[:, None])
@@ -140,11 +139,19 @@ def _rows(f, args, cat: int) -> int:
     return 1
 
 
-def _selected_indices(f, args) -> np.ndarray:
-    """The indices Min/Max/KMin selected, as floats (the kernel compares them with row numbers)."""
+def forward_spec(f, role: str) -> KernelSpec:
+    """The reduction of f's formula that gives a saved value: "lse" (its LogSumExp) or
+    "selected" (the indices its Min, Max or KMin selects). keir.dask builds the same."""
+    if role == "lse":
+        return replace(f.spec, reduction=ReductionSpec("LogSumExp", f.axis))
     kind = REDUCTIONS[f.kind].selector
     red = ReductionSpec(kind, f.axis, f.k if REDUCTIONS[kind].uses_k else 0)
-    idx = Genred.from_spec(replace(f.spec, reduction=red))(*args)
+    return replace(f.spec, reduction=red)
+
+
+def _selected_indices(f, args) -> np.ndarray:
+    """The indices Min/Max/KMin selected, as floats (the kernel compares them with row numbers)."""
+    idx = Genred.from_spec(forward_spec(f, "selected"))(*args)
     return np.asarray(idx, dtype=_infer_dtype(args)).reshape(len(idx), -1)
 
 

@@ -48,7 +48,7 @@ from mlir import ir
 from mlir.dialects import arith, func, llvm, memref, scf, vector
 
 from ..dialect.check import check_module
-from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature
+from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature, states_signature
 from ..errors import CompileError
 from .lowering.formula import (
     feeding_only,
@@ -167,8 +167,7 @@ def _lower_kernel(
     new = func.FuncOp(sig.name, ir.FunctionType.get(inputs, []))
     tiled = replace(sig, layout="tiles", lanes=L, control=True)
     if states:  # partial results (keir.dask): each output holds its reduction's raw state
-        outputs = [replace(o, out_dim=r.state_len(sh)) for o, (r, sh, _) in zip(sig.outputs, reds)]
-        tiled = replace(tiled, outputs=tuple(outputs), states=True)
+        tiled = states_signature(tiled)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(tiled.to_json()))
     entry = new.add_entry_block()
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
