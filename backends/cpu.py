@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from .. import target as targets
 from ..dialect.kernel import kernel_funcs, kernel_signature, signature, states_signature
@@ -29,36 +30,41 @@ class CpuBackend(Backend):
 
         return pipeline.STAGES
 
-    def lower(self, module, stop: str, start: str = "keir", target=None, states: bool = False):
+    def lower(
+        self, module, stop: str, start: str = "keir", target=None, states=False, ranges=False
+    ):
         from ..passes import pipeline
 
         target = target or targets.host()
-        return pipeline.lower(module, stop, start, vector_bytes=target.vector_bytes, states=states)
+        return pipeline.lower(
+            module, stop, start, vector_bytes=target.vector_bytes, states=states, ranges=ranges
+        )
 
-    def native_ir(self, module, target=None, states: bool = False) -> tuple[str, Signature]:
+    def native_ir(self, module, target=None, states=False, ranges=False) -> tuple[str, Signature]:
         """Lowers the keir kernels of `module` (in place) to the LLVM IR of one native kernel;
-        with `states`, its outputs are the raw reduction states (keir.dask merges them)."""
+        with `states`, its outputs are the raw reduction states (keir.dask merges them); with
+        `ranges`, it runs a block-sparse work list (keir.runtime.ranges)."""
         self.lower(module, "autodiff", target=target)  # after fusion: the real kernel's signature
         single_kernel(module)
-        self.lower(module, "loops", start="autodiff", target=target, states=states)
+        self.lower(module, "loops", start="autodiff", target=target, states=states, ranges=ranges)
         sig = lowered_signature(module)  # keir-tile-cpu records the layout it chose
         self.lower(module, "llvm", start="loops", target=target)
         return native.llvm_ir(module), sig
 
-    def build(self, module, target=None, states: bool = False) -> Built:
+    def build(self, module, target=None, states: bool = False, ranges: bool = False) -> Built:
         start = time.perf_counter()
         target = target or targets.host()
         funcs = require_kernels(module)
-        variant = target.key() + (";states" if states else "")
+        variant = target.key() + (";states" if states else "") + (";ranges" if ranges else "")
         key = cache.cache_key(ir_text(module), signature(funcs[0]).dtype, variant)
-        accept = cache.expects(expected_signature(funcs, states))  # metadata must fit the IR
+        accept = cache.expects(expected_signature(funcs, states, ranges))  # must fit the IR
         hit = cache.lookup(key, accept)
         if hit is None:
             with cache.locked(key):  # processes starting together compile once
                 hit = cache.lookup(key, accept)
                 if hit is None:
                     with native.LLVMJob(target.name) as job:  # LLVM loads while keir lowers
-                        text, sig = self.native_ir(module, target, states)
+                        text, sig = self.native_ir(module, target, states, ranges)
                         meta = {"signature": sig.to_json(), "target": target.name}
                         path = cache.store(
                             key,
@@ -69,8 +75,8 @@ class CpuBackend(Backend):
         path, meta = hit
         return Built(meta, path=str(path), cache_hit=True, seconds=time.perf_counter() - start)
 
-    def compile(self, module, names=None, target=None, states: bool = False, **options):
-        return self.load(self.build(module, target, states), names)
+    def compile(self, module, names=None, target=None, states=False, ranges=False, **options):
+        return self.load(self.build(module, target, states, ranges), names)
 
     def load(self, built: Built, names=None, **options) -> Kernel:
         """Loaded by content (runtime/loader.py), checked against the recorded sha256 of a
@@ -80,10 +86,11 @@ class CpuBackend(Backend):
         return Kernel(load_library(built.path, sha), sig, names)
 
 
-def expected_signature(funcs, states: bool = False) -> Signature:
+def expected_signature(funcs, states: bool = False, ranges: bool = False) -> Signature:
     """How the kernel of these keir functions must be called (from the IR): what a cached
-    signature is checked against. With `states`, outputs are the raw reduction states."""
-    sig = kernel_signature(funcs)
+    signature is checked against. With `states`, outputs are the raw reduction states; with
+    `ranges`, it takes a block-sparse work list."""
+    sig = replace(kernel_signature(funcs), ranges=ranges)
     return states_signature(sig) if states else sig
 
 

@@ -7,7 +7,9 @@ argument array in declaration order, then the output arrays (each as a rank-1 me
 allocated ptr, aligned ptr, offset, size, stride), then M (i rows) and N (j rows) as int64.
 With layout "tiles", the arrays indexed by the reduced index are stored in transposed tiles.
 With `control`, one more rank-1 memref follows M and N: int64[2], [stop flag, finished output
-rows], through which the launcher cancels a running call and reads its progress.
+rows], through which the launcher cancels a running call and reads its progress. With `ranges`
+(block-sparse), two int64 memrefs follow it: the work list and the reduced ranges
+(keir.runtime.ranges).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Signature:
     # per row, before finalize), for callers that merge partial results (keir.dask)
     states: bool = False
     control: bool = False  # takes the control memref after M and N (keir-tile-cpu)
+    # block-sparse (keir-tile-cpu{ranges}): two int64 memrefs follow the control block, the
+    # work list and the reduced ranges of keir.runtime.ranges
+    ranges: bool = False
 
     @property
     def out_cat(self) -> int:
@@ -102,6 +107,7 @@ class Signature:
             (not _is_int(self.lanes) or self.lanes < (self.layout == "tiles"), "lanes"),
             (not isinstance(self.states, bool), "states"),
             (not isinstance(self.control, bool), "control"),
+            (not isinstance(self.ranges, bool) or (self.ranges and not self.control), "ranges"),
         ]
         for bad, field in problems:
             if bad:
@@ -114,12 +120,12 @@ class Signature:
 
 
 def _call(s: Signature) -> tuple:
-    return s.dtype, s.arg_cats, s.arg_dims, s.axis, sorted(s.outputs, key=repr), s.states
+    return s.dtype, s.arg_cats, s.arg_dims, s.axis, sorted(s.outputs, key=repr), s.states, s.ranges
 
 
 _FIELDS = {
     *("name", "dtype", "arg_cats", "arg_dims", "axis", "outputs"),
-    *("layout", "lanes", "states", "control"),
+    *("layout", "lanes", "states", "control", "ranges"),
 }
 
 

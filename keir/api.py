@@ -56,28 +56,40 @@ class _Compiled:
         built = self._built.pop(dtype, None)
         return built if built is not None else self.spec.build(dtype)
 
-    def kernel(self, dtype: str, device=None):
-        """The native CPU kernel, or with a CUDA `device` the GPU kernel compiled for it."""
-        key = dtype if device is None else (dtype, device.ordinal)
+    def kernel(self, dtype: str, device=None, ranges: bool = False):
+        """The native CPU kernel (with `ranges`, its block-sparse variant), or with a CUDA
+        `device` the GPU kernel compiled for it."""
+        if ranges and device is not None:
+            raise NotSupportedError(
+                "block-sparse ranges run on the CPU backend only (keir's GPU kernels have no "
+                "ranged variant yet): use backend='CPU'"
+            )
+        key = (dtype, ranges) if device is None else (dtype, device.ordinal)
         if key not in self._kernels:
             from . import backends
 
             module, args = self.module(dtype)
             names = [a.name for a in args]
             if device is None:
-                self._kernels[key] = backends.get("cpu").compile(module, names)
+                self._kernels[key] = backends.get("cpu").compile(module, names, ranges=ranges)
             else:
                 self._kernels[key] = backends.get("cuda").compile(module, names, device=device)
         return self._kernels[key]
 
-    def run(self, args, backend: str, device_id: int = -1, **options) -> np.ndarray:
-        """`options`: threads, progress (keir.runtime.launcher.Kernel.run_prepared)."""
+    def run(self, args, backend: str, device_id: int = -1, ranges=None, **options):
+        """`options`: threads, progress (keir.runtime.launcher.Kernel.run_prepared); `ranges`:
+        pykeops' block-sparse 6-tuple (keir.runtime.ranges)."""
         if backend not in cuda.BACKENDS:
             raise NotSupportedError(
                 f"backend {backend!r} is not supported: use one of {', '.join(cuda.BACKENDS)}"
             )
-        device = cuda.select(backend, device_id)
-        kernel = self.kernel(self.dtype or _infer_dtype(args), device)
+        # "auto" with ranges: the CPU, which has the block-sparse kernels
+        device = (
+            None if ranges is not None and backend == "auto" else cuda.select(backend, device_id)
+        )
+        kernel = self.kernel(self.dtype or _infer_dtype(args), device, ranges is not None)
+        if ranges is not None:
+            options["ranges"] = ranges
         return results.call(kernel, args, **options)
 
 
@@ -173,9 +185,9 @@ class Genred:
         threads: int | None = None,
         progress=False,
     ):
-        if ranges is not None:
-            raise NotSupportedError("block-sparse ranges are not supported yet")
-        result = self._compiled.run(args, backend, device_id, threads=threads, progress=progress)
+        result = self._compiled.run(
+            args, backend, device_id, ranges=ranges, threads=threads, progress=progress
+        )
         if out is None:
             return result
         if isinstance(result, tuple):

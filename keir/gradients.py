@@ -96,29 +96,31 @@ class GradFunction:
     def out_dim_hint(self) -> int:
         return self.var.dim
 
-    def _saved(self, args, dtype) -> list[np.ndarray]:
+    def _saved(self, args, dtype, ranges=None) -> list[np.ndarray]:
         f, saved = self.f, []
         for role in self._roles[1:]:
             if role == "out":
-                saved.append(np.asarray(f(*args)))
+                saved.append(np.asarray(f(*args, ranges=ranges)))
             elif role == "selected":
-                saved.append(_selected_indices(f, args))
+                saved.append(_selected_indices(f, args, ranges))
             elif role == "lse":
-                saved.append(Genred.from_spec(forward_spec(f, "lse"))(*args))
+                saved.append(Genred.from_spec(forward_spec(f, "lse"))(*args, ranges=ranges))
             elif role == "index":
                 reduced = _rows(f, args, 1 if f.axis == 1 else 0)
                 saved.append(np.arange(reduced, dtype=dtype)[:, None])
         return saved
 
-    def __call__(self, *args, gradin=None):
+    def __call__(self, *args, gradin=None, ranges=None):
+        """`ranges`: the forward call's block-sparse 6-tuple; the gradient's reduction reads
+        the half of its own axis (over i for a j-variable: ranges_j, slices_j, redranges_i)."""
         if len(args) != self.n_args:
             raise ArgumentError(f"expected the {self.n_args} arguments of the function")
         dtype = _infer_dtype(args)
         if gradin is None:
-            gradin = np.ones_like(np.asarray(self.f(*args), dtype=dtype))
+            gradin = np.ones_like(np.asarray(self.f(*args, ranges=ranges), dtype=dtype))
         gradin = np.asarray(gradin, dtype=dtype)
         gradin = gradin.reshape(gradin.shape[0], -1)  # KMin's (rows, K[, D]) -> (rows, K * D)
-        out = self._genred(*args, gradin, *self._saved(args, dtype))
+        out = self._genred(*args, gradin, *self._saved(args, dtype, ranges), ranges=ranges)
         if self.var.cat == 2:  # a parameter: also reduce over the other index
             return out.sum(0).reshape(np.shape(args[self.var.pos]))
         return out
@@ -149,9 +151,9 @@ def forward_spec(f, role: str) -> KernelSpec:
     return replace(f.spec, reduction=red)
 
 
-def _selected_indices(f, args) -> np.ndarray:
+def _selected_indices(f, args, ranges=None) -> np.ndarray:
     """The indices Min/Max/KMin selected, as floats (the kernel compares them with row numbers)."""
-    idx = Genred.from_spec(forward_spec(f, "selected"))(*args)
+    idx = Genred.from_spec(forward_spec(f, "selected"))(*args, ranges=ranges)
     return np.asarray(idx, dtype=_infer_dtype(args)).reshape(len(idx), -1)
 
 

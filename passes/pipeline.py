@@ -45,12 +45,14 @@ _STEPS = {
 }
 
 
-def _cpu_steps(stage: str, vector_bytes: int | None, states: bool) -> list[str]:
+def _cpu_steps(stage: str, vector_bytes: int | None, states: bool, ranges: bool) -> list[str]:
     options = []
     if vector_bytes is not None:  # the target's width (keir.target.CpuTarget), else the host's
         options.append(f"vector_bytes={vector_bytes}")
     if states:
         options.append("states")
+    if ranges:
+        options.append("ranges")
     tile = "keir-tile-cpu" + ("{" + " ".join(options) + "}" if options else "")
     return [tile if s == "keir-tile-cpu" else s for s in _STEPS[stage]]
 
@@ -61,6 +63,7 @@ def lower(
     start: str = "keir",
     vector_bytes: int | None = None,
     states: bool = False,
+    ranges: bool = False,
 ):
     """Lowers `module` in place from stage `start` up to stage `stop` and returns it."""
     for stage in (stop, start):
@@ -69,7 +72,7 @@ def lower(
     for stage in STAGES[STAGES.index(start) + 1 : STAGES.index(stop) + 1]:
         if stage == "loops":  # refuse, before unrolling, what would compile for minutes
             size_limit.check(module)
-        run_pipeline(module, _cpu_steps(stage, vector_bytes, states))
+        run_pipeline(module, _cpu_steps(stage, vector_bytes, states, ranges))
     return module
 
 

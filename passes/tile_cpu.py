@@ -76,6 +76,7 @@ OPTIONS = (
     Option("block", int, None, "output rows per parallel work item, at most (default: 8 R)"),
     Option("tile", int, None, "reduced indices per cache tile (default: 128 KiB of data)"),
     Option("states", bool, False, "store the raw reduction states, not finalised outputs"),
+    Option("ranges", bool, False, "block-sparse: run a work list over listed reduced ranges"),
 )
 
 
@@ -88,6 +89,7 @@ def run_on(
     block=None,
     tile=None,
     states=False,
+    ranges=False,
 ):
     limits = {"lanes": 64, "rows": 64, "cols": 64, "block": 4096, "tile": 1 << 30}
     for name, value in zip(limits, (lanes, rows, cols, block, tile)):
@@ -99,7 +101,7 @@ def run_on(
     for old in kernel_funcs(module_op):
         with ir.InsertionPoint(old), old.location:
             L = lanes or _lanes(signature(old).dtype, vector_bytes)
-            _lower_kernel(old, L, rows, cols, block, tile, states)
+            _lower_kernel(old, L, rows, cols, block, tile, states, ranges)
         old.erase()
 
 
@@ -151,7 +153,7 @@ STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at m
 
 
 def _lower_kernel(
-    old, lanes, rows_per_block, cols_per_step, block=None, tile=None, states=False
+    old, lanes, rows_per_block, cols_per_step, block=None, tile=None, states=False, ranges=False
 ) -> None:
     sig = signature(old)
     reds = reductions_of(sig)
@@ -164,8 +166,12 @@ def _lower_kernel(
     i64 = ir.IntegerType.get_signless(64)
     control = ir.MemRefType.get([2], i64)
     inputs = [buf] * (n_args + n_out) + [index] * 2 + [control]
+    if ranges:  # the work list and the reduced ranges (keir.runtime.ranges)
+        if states:
+            raise CompileError("keir-tile-cpu: options states and ranges do not combine")
+        inputs += [ir.MemRefType.get([ir.ShapedType.get_dynamic_size()], i64)] * 2
     new = func.FuncOp(sig.name, ir.FunctionType.get(inputs, []))
-    tiled = replace(sig, layout="tiles", lanes=L, control=True)
+    tiled = replace(sig, layout="tiles", lanes=L, control=True, ranges=ranges)
     if states:  # partial results (keir.dask): each output holds its reduction's raw state
         tiled = states_signature(tiled)
     new.attributes["keir.signature"] = ir.StringAttr.get(json.dumps(tiled.to_json()))
@@ -179,8 +185,14 @@ def _lower_kernel(
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
     k.raw_states = states
-    k.control = entry.arguments[-1]
+    k.control = entry.arguments[n_args + n_out + 2]
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
+    if ranges:
+        from .lowering.ranged import lower_ranged
+
+        k.C = 1  # one column vector per step: the reduced ranges are short
+        lower_ranged(k, entry, entry.arguments[-2], entry.arguments[-1])
+        return
     with ir.InsertionPoint(entry):
         state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
         k.G = max(1, min(block // R if block else CHUNK_BLOCKS, STATE_BUFFER // state_lanes))
@@ -427,6 +439,11 @@ def _column_loader(arrays, dims: dict, L: int, load_one, vector_lanes: bool):
 def _step(old, e, fixed, loads, columns, reds, ops, states, given=None) -> None:
     """Folds the pairs (row k, column c) into states[k * len(columns) + cc] and yields them;
     given[k][cc] holds op values the micro-kernel computed for that pair."""
+    scf.YieldOp(pairs_step(old, e, fixed, loads, columns, reds, ops, states, given))
+
+
+def pairs_step(old, e, fixed, loads, columns, reds, ops, states, given=None, mask=None) -> list:
+    """The flat new state lanes of _step, not yielded; `mask`: lanes kept out (reduce_step)."""
     new = []
     for k, row in enumerate(fixed):
         for (c, key), state in zip(columns, states[k * len(columns) : (k + 1) * len(columns)]):
@@ -435,8 +452,8 @@ def _step(old, e, fixed, loads, columns, reds, ops, states, given=None) -> None:
                 return row[pos] if pos in row else loads(pos, c, key)
 
             pair = given[k][key] if given else None
-            new += reduce_step(old, e, load, e.index_to_lane(c), reds, ops, state, pair)
-    scf.YieldOp(new)
+            new += reduce_step(old, e, load, e.index_to_lane(c), reds, ops, state, pair, mask)
+    return new
 
 
 def _merge_lanes(se, red, shape, state: list, L: int) -> list:

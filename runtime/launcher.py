@@ -39,7 +39,12 @@ class Kernel:
         self._fn = getattr(library, sig.name)
         self._fn.restype = None
         n_buffers = len(sig.arg_cats) + len(sig.outputs)
-        self._fn.argtypes = _MEMREF * n_buffers + [ctypes.c_int64] * 2 + _MEMREF * sig.control
+        self._fn.argtypes = (
+            _MEMREF * n_buffers
+            + [ctypes.c_int64] * 2
+            + _MEMREF * sig.control
+            + _MEMREF * (2 * sig.ranges)
+        )
         self._library = library  # keeps the shared object mapped
         self._dtype = np.dtype(sig.dtype)
         self._out_dims = [o.out_dim for o in sig.outputs]
@@ -74,18 +79,38 @@ class Kernel:
         M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
         return arrays, M, N
 
-    def __call__(self, *args, threads: int | None = None, progress=None):
-        outs = self.run_prepared(*self.prepare(args), threads=threads, progress=progress)
+    def __call__(self, *args, threads: int | None = None, progress=None, ranges=None):
+        outs = self.run_prepared(
+            *self.prepare(args), threads=threads, progress=progress, ranges=ranges
+        )
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def run_prepared(
-        self, arrays: list[np.ndarray], M: int, N: int, threads: int | None = None, progress=None
+        self,
+        arrays: list[np.ndarray],
+        M: int,
+        N: int,
+        threads: int | None = None,
+        progress=None,
+        ranges=None,
     ) -> list[np.ndarray]:
         """Runs on the output of `prepare` (checked, converted arrays); one array per output.
         `threads`: OpenMP threads for this call (runtime/threads.py); `progress`: True for a
-        bar, or a function(done_rows, total_rows) (runtime/progress.py)."""
+        bar, or a function(done_rows, total_rows) (runtime/progress.py); `ranges`: pykeops'
+        block-sparse 6-tuple, for a kernel built with ranges (runtime/ranges.py)."""
         sig = self.sig
         rows = M if sig.out_cat == 0 else N
+        if (ranges is not None) != sig.ranges:
+            raise ArgumentError(
+                "this kernel was built for block-sparse ranges: pass ranges="
+                if sig.ranges
+                else "this kernel was built without block-sparse ranges"
+            )
+        if ranges is not None:
+            from .ranges import work_list
+
+            reduced = N if sig.out_cat == 0 else M
+            work, red = work_list(ranges, sig.axis, rows, reduced)
         outs = [np.empty((rows, dim), dtype=self._dtype) for dim in self._out_dims]
         if self._tiled:
             arrays = [to_tiles(a, sig.lanes) if t else a for a, t in zip(arrays, self._tiled)]
@@ -103,6 +128,10 @@ class Kernel:
         control = np.zeros(2, dtype=np.int64)  # [stop flag, finished rows]: keir-tile-cpu
         ptr = control.ctypes.data
         fields += (ptr, ptr, 0, 2, 1)
+        if ranges is not None:
+            for a in (work.reshape(-1), red):
+                fields += (a.ctypes.data, a.ctypes.data, 0, a.size, 1)
+            arrays = [*arrays, work, red]  # alive until the call returns
         if M * N < BACKGROUND_PAIRS and progress in (None, False):
             self._call(fields, threads)
             return outs

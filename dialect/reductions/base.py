@@ -57,6 +57,11 @@ class ReductionDef:
     # Positions of the state lanes that hold reduced indices (counted from 0 in each kernel
     # call): a caller merging states of several calls shifts them by each call's start.
     index_lanes: Callable = lambda shape: range(0)
+    # Whether the vector update acts lane by lane. A masked vector step (block-sparse ranges,
+    # passes/lowering/ranged.py) then keeps the old state in the masked lanes; KMin-like
+    # updates move values across lanes (into lane 0), so there the masked lanes' formula
+    # values become NaN instead, which they never insert.
+    lanewise: bool = True
 
     def state_len(self, shape: RedShape) -> int:
         """Lanes of the running state, from `init` (no IR: init only makes constants)."""

@@ -94,14 +94,24 @@ def row_values(sig, arrays, r, positions=None) -> dict:
     return values
 
 
-def reduce_step(func, e, load, idx, reds, ops, states, given: dict | None = None) -> list:
+def reduce_step(
+    func, e, load, idx, reds, ops, states, given: dict | None = None, mask=None
+) -> list:
     """Evaluates the formula of `func` (variables from `load`, some op values `given`) and folds
-    it into each state at reduced index lane `idx`: the flat list of the new state lanes."""
+    it into each state at reduced index lane `idx`: the flat list of the new state lanes.
+    With a lane `mask`, the masked-off lanes of a masked step are kept out: by a select of the
+    old state (lanewise reductions) or a NaN formula value (ReductionDef.lanewise)."""
     env = emit_formula(func, e, load, given)
     new = []
     for (red, shape, _), state, op in zip(reds, states, ops):
         f, *g = (env[v] for v in op.operands)
-        new += red.update(e, state, f, g[0] if g else None, idx, shape)
+        if mask is not None and not red.lanewise:
+            nan = e.const(float("nan"))
+            f = [e.select(mask, lane, nan) for lane in f]
+        lanes = red.update(e, state, f, g[0] if g else None, idx, shape)
+        if mask is not None and red.lanewise:
+            lanes = [e.select(mask, n, o) for n, o in zip(lanes, state)]
+        new += lanes
     return new
 
 
