@@ -10,29 +10,19 @@ from pathlib import Path
 import pytest
 from test_tutorials import BLOCK, _same_output
 
-from keir.errors import NotSupportedError
-
 DOC = Path(__file__).resolve().parent.parent / "docs" / "block-sparse.md"
 
 
 def test_block_sparse_doc_examples():
     blocks = BLOCK.findall(DOC.read_text())
     assert len(blocks) >= 6
-    namespace, refused = {"__name__": "block_sparse_doc"}, []
+    namespace = {"__name__": "block_sparse_doc"}
     for k, (code, printed) in enumerate(blocks):
         if "import torch" in code:
             pytest.importorskip("torch")
         out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                exec(compile(code, f"{DOC.name} (block {k + 1})", "exec"), namespace)
-        except NotSupportedError as e:  # until keir runs ranges=: the lead removes this
-            if "ranges" not in str(e):
-                raise
-            refused.append(k + 1)
-            continue
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"{DOC.name} (block {k + 1})", "exec"), namespace)
         assert _same_output(out.getvalue(), printed), (
             f"block {k + 1} printed:\n{out.getvalue()}\nthe page says:\n{printed}"
         )
-    if refused:
-        pytest.skip(f"blocks {refused} call ranges=, which this keir refuses")
