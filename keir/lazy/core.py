@@ -133,7 +133,7 @@ def combine(operands, formula: str, ndim: int, is_complex: bool) -> LazyTensor:
             if id(v) not in seen:
                 seen.add(id(v))
                 variables.append(v)
-    return family(operands)._build(
+    res = family(operands)._build(
         is_complex,
         formula=formula,
         variables=tuple(variables),
@@ -143,6 +143,22 @@ def combine(operands, formula: str, ndim: int, is_complex: bool) -> LazyTensor:
         nj=_same("nj (number of j rows)", [o.nj for o in operands]),
         dtype=_same("dtype", [o._dtype for o in operands]),
     )
+    ranges = _same_ranges([o.ranges for o in operands])
+    if ranges is not None:
+        res.ranges = ranges
+    return res
+
+
+def _same_ranges(all_ranges):
+    """The block-sparsity pattern the operands set (pykeops' promote: two must be equal)."""
+    given = [r for r in all_ranges if r is not None]
+    for other in given[1:]:
+        if other is not given[0] and not (
+            len(other) == len(given[0])
+            and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(other, given[0]))
+        ):
+            raise ArgumentError("operands have different ranges (block-sparsity patterns)")
+    return given[0] if given else None
 
 
 class LazyTensor:
@@ -159,7 +175,7 @@ class LazyTensor:
     __iter__ = None  # __getitem__ indexes components; a LazyTensor is not a sequence
     is_complex = False
     _FAMILY_RANK = 0  # see family(); _REAL (this family's real class) is set below the class
-    ranges = None  # pykeops' block-sparsity attribute: refused by reductions if set
+    ranges = None  # pykeops' block-sparsity 6-tuple (keir.runtime.ranges), used by reductions
     backend = None  # pykeops: a default backend= for this LazyTensor's reductions
     _REDUCED = None  # the class running reductions; None: keir.lazy.reduce.ReducedLazyTensor
     _VECTOR_OPS: dict = {}  # vector op replacements (ComplexLazyTensor: Sum -> ComplexSum)
@@ -457,7 +473,12 @@ class LazyTensor:
             nj=self.ni,
             dtype=self._dtype,
         )
-        return type(self)._build(self.is_complex, **fields)
+        res = type(self)._build(self.is_complex, **fields)
+        if self.ranges is not None:
+            from ..runtime.ranges import swap_axes
+
+            res.ranges = swap_axes(self.ranges)
+        return res
 
     T = property(t)
 

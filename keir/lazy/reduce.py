@@ -6,8 +6,10 @@ and the same data used twice is one argument. Genred objects are cached in `_GEN
 (formula, aliases, reduction, axis, K, weight, options): the same expression built again on new
 arrays reuses the compiled kernel without even rebuilding its IR.
 
-keir's kernels have no batch dimensions; a batched reduction loops over the broadcast batch
-index and calls the 2-D kernel once per batch (correct, but one kernel launch per batch).
+Batch dimensions run as one kernel call: the batches are stacked into one M B x N B problem
+and a block-diagonal `ranges` pattern keeps each batch's block (runtime/ranges.py), as KeOps
+does internally. Ranges given with batch dimensions (pykeops refuses them) apply to every
+batch. A parameter that varies over the batch becomes an i-variable of the stacked problem.
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ def reduce(lt, reduction_op, other, opt_arg, axis, dim, call, is_complex, kwargs
     texts = [o._formula for o in operands] + [None] * (2 - len(operands))
     program = Program(texts, joined._vars)
     options, call_kwargs = _split_options(kwargs)
-    if lt.ranges is not None or call_kwargs.get("ranges") is not None:
-        raise NotSupportedError("block-sparse ranges are not supported yet")
+    if joined.ranges is not None:  # (a ranges= of the call wins, as in pykeops)
+        call_kwargs.setdefault("ranges", joined.ranges)
     if lt.backend is not None:
         call_kwargs.setdefault("backend", lt.backend)
     g = genred(
@@ -170,7 +172,7 @@ def _batch_of(a: np.ndarray, cat: int) -> tuple:
 
 
 def run_batched(g: Genred, arrays, cats, kwargs):
-    """g on 2-D arrays, or once per index of the broadcast batch dimensions, stacked."""
+    """g on 2-D arrays; with batch dimensions, one call of g on the stacked batches."""
     batches = [_batch_of(a, c) for a, c in zip(arrays, cats)]
     try:
         shape = tuple(np.broadcast_shapes(*batches))
@@ -179,23 +181,86 @@ def run_batched(g: Genred, arrays, cats, kwargs):
     if not shape:
         return g(*arrays, **kwargs)
     out = kwargs.pop("out", None)
-    results = []
-    for idx in np.ndindex(*shape):
-        sliced = []
-        for a, b in zip(arrays, batches):
-            pad = len(shape) - len(b)
-            sliced.append(a[tuple(0 if n == 1 else idx[pad + k] for k, n in enumerate(b))])
-        results.append(g(*sliced, **kwargs))
-    if isinstance(results[0], tuple):
-        res = tuple(_stack([r[k] for r in results], shape) for k in range(len(results[0])))
-    else:
-        res = _stack(results, shape)
+    res = _stacked_call(g, arrays, cats, shape, kwargs)
     if out is None:
         return res
     if isinstance(res, tuple) or out.shape != res.shape:
         raise ArgumentError(f"out: expected one array of shape {np.shape(res)}")
     out[...] = res
     return out
+
+
+def _stacked_call(g: Genred, arrays, cats, shape: tuple, kwargs):
+    """The batched reduction as one call: i- and j-variables broadcast to the batch shape and
+    stacked (B M and B N rows), the block-diagonal ranges (or the user's, repeated per batch)
+    keeping each batch to itself; the indices of index reductions made per batch again."""
+    B = math.prod(shape)
+    sizes = {c: next((a.shape[-2] for a, cc in zip(arrays, cats) if cc == c), 1) for c in (0, 1)}
+    stacked, as_rows = [], []
+    for pos, (a, c) in enumerate(zip(arrays, cats)):
+        if c == 2 and a.shape[:-1] and math.prod(a.shape[:-1]) > 1:  # varies over the batch
+            a = np.broadcast_to(a.reshape(*a.shape[:-1], 1, a.shape[-1]), (*shape, 1, a.shape[-1]))
+            a = np.repeat(a, sizes[0], axis=-2)
+            as_rows.append(pos)
+            c = 0
+        if c == 2:
+            stacked.append(a.reshape(-1))
+            continue
+        n = a.shape[-2]
+        stacked.append(np.broadcast_to(a, (*shape, n, a.shape[-1])).reshape(B * n, -1))
+    if as_rows:
+        g = _with_row_parameters(g, as_rows)
+    M, N = sizes[0], sizes[1]
+    kwargs = dict(kwargs, ranges=_batch_ranges(kwargs.get("ranges"), B, M, N))
+    res = g(*stacked, **kwargs)
+    reduced = N if g.axis == 1 else M
+    parts = res if isinstance(res, tuple) else (res,)
+    parts = tuple(_per_batch(p, B, reduced).reshape(*shape, -1, *p.shape[1:]) for p in parts)
+    return parts if isinstance(res, tuple) else parts[0]
+
+
+def _per_batch(part: np.ndarray, B: int, reduced: int) -> np.ndarray:
+    """Index outputs count from each batch's first reduced row again. A row with nothing to
+    reduce holds index 0 (the neutral state), which stays 0."""
+    if part.dtype != np.int64:
+        return part
+    rows = part.reshape(B, -1)
+    offsets = (np.arange(B, dtype=np.int64) * reduced)[:, None]
+    return np.maximum(rows - offsets, 0).reshape(part.shape)
+
+
+def _batch_ranges(ranges, B: int, M: int, N: int):
+    """The 6-tuple of the stacked problem: each batch's M x N block, or within it `ranges`."""
+    from ..runtime.ranges import halves
+
+    if ranges is None:
+        i = np.stack([np.arange(B) * M, np.arange(1, B + 1) * M], 1)
+        j = np.stack([np.arange(B) * N, np.arange(1, B + 1) * N], 1)
+        slices = np.arange(1, B + 1)
+        return i, slices, j, j, slices, i
+    out = []
+    for (ranges_x, slices_x, red), (nx, ny) in zip(halves(ranges), ((M, N), (N, M))):
+        b = np.arange(B, dtype=np.int64)[:, None, None]
+        out.append((ranges_x[None] + b * nx).reshape(-1, 2))
+        out.append((slices_x[None] + b[:, :, 0] * len(red)).reshape(-1))
+        out.append((red[None] + b * ny).reshape(-1, 2))
+    return tuple(out)
+
+
+def _with_row_parameters(g: Genred, positions) -> Genred:
+    """g with the parameters at `positions` read as i-variables (one value per stacked row);
+    kept on g, so a batched call compiles it once."""
+    from dataclasses import replace
+
+    variants = g.__dict__.setdefault("_row_variants", {})
+    key = tuple(positions)
+    if key not in variants:
+        spec = g.spec
+        aliases = tuple(
+            replace(a, cat=0) if k in positions else a for k, a in enumerate(spec.aliases)
+        )
+        variants[key] = Genred.from_spec(replace(spec, aliases=aliases))
+    return variants[key]
 
 
 def _stack(parts, shape):
