@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .api import Genred
-from .errors import ArgumentError, NotSupportedError
+from .errors import ArgumentError
 
 
 class KernelSolve:
@@ -61,8 +61,6 @@ class KernelSolve:
         conjugate gradients until |r|^2 < size(b) eps^2 (or `maxiter` iterations)."""
         from .lazy.reduce import conjugate_gradient
 
-        if ranges is not None:
-            raise NotSupportedError("block-sparse ranges are not supported yet")
         k = self.varinvpos
         if k >= len(args):
             raise ArgumentError(
@@ -76,7 +74,9 @@ class KernelSolve:
 
         def linop(var):
             rest = (*args[:k], var, *args[k + 1 :])
-            out = self.genred(*rest, backend=backend, device_id=device_id, threads=threads)
+            out = self.genred(
+                *rest, backend=backend, device_id=device_id, threads=threads, ranges=ranges
+            )
             if out.shape != var.shape:
                 raise ArgumentError(
                     f"KernelSolve: K maps {self.varinvalias} of shape {var.shape} to shape "

@@ -93,6 +93,29 @@ def work_list(ranges, axis: int, rows: int, reduced: int) -> tuple[np.ndarray, n
     return _items(out, starts, slices, rows), np.ascontiguousarray(red.reshape(-1))
 
 
+def batch_ranges(ranges, B: int, M: int, N: int):
+    """The 6-tuple of B batches stacked into one (B M) x (B N) problem: each batch's M x N
+    block, or within it the pattern `ranges` (of one batch), so batches never mix."""
+    if ranges is None:
+        i = np.stack([np.arange(B) * M, np.arange(1, B + 1) * M], 1)
+        j = np.stack([np.arange(B) * N, np.arange(1, B + 1) * N], 1)
+        slices = np.arange(1, B + 1)
+        return i, slices, j, j, slices, i
+    out = []
+    for (ranges_x, slices_x, red), (nx, ny) in zip(halves(ranges), ((M, N), (N, M))):
+        b = np.arange(B, dtype=np.int64)[:, None, None]
+        out.append((ranges_x[None] + b * nx).reshape(-1, 2))
+        out.append((slices_x[None] + b[:, :, 0] * len(red)).reshape(-1))
+        out.append((red[None] + b * ny).reshape(-1, 2))
+    return tuple(out)
+
+
+def batch_offsets(B: int, reduced: int) -> np.ndarray:
+    """(B, 1): what to subtract from the stacked problem's indices to count them per batch
+    (clipped at 0 by the caller: a row with nothing to reduce holds the neutral index 0)."""
+    return (np.arange(B, dtype=np.int64) * reduced)[:, None]
+
+
 def _items(out, starts, stops, rows: int) -> np.ndarray:
     """The work list: ranges and the gaps between them, cut into chunks of CHUNK_ROWS rows."""
     gap_lo = np.concatenate([[0], out[:, 1]])

@@ -14,6 +14,7 @@ batch. A parameter that varies over the batch becomes an i-variable of the stack
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import warnings
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..api import Genred
 from ..errors import ArgumentError, NotSupportedError
+from ..runtime.ranges import batch_offsets, batch_ranges
 from .core import LazyTensor, combine, lift
 
 _TOKEN = re.compile(r"_v\d+_")
@@ -211,7 +213,7 @@ def _stacked_call(g: Genred, arrays, cats, shape: tuple, kwargs):
     if as_rows:
         g = _with_row_parameters(g, as_rows)
     M, N = sizes[0], sizes[1]
-    kwargs = dict(kwargs, ranges=_batch_ranges(kwargs.get("ranges"), B, M, N))
+    kwargs = dict(kwargs, ranges=batch_ranges(kwargs.get("ranges"), B, M, N))
     res = g(*stacked, **kwargs)
     reduced = N if g.axis == 1 else M
     parts = res if isinstance(res, tuple) else (res,)
@@ -220,46 +222,24 @@ def _stacked_call(g: Genred, arrays, cats, shape: tuple, kwargs):
 
 
 def _per_batch(part: np.ndarray, B: int, reduced: int) -> np.ndarray:
-    """Index outputs count from each batch's first reduced row again. A row with nothing to
-    reduce holds index 0 (the neutral state), which stays 0."""
+    """Index outputs count from each batch's first reduced row again (runtime.ranges)."""
     if part.dtype != np.int64:
         return part
-    rows = part.reshape(B, -1)
-    offsets = (np.arange(B, dtype=np.int64) * reduced)[:, None]
-    return np.maximum(rows - offsets, 0).reshape(part.shape)
-
-
-def _batch_ranges(ranges, B: int, M: int, N: int):
-    """The 6-tuple of the stacked problem: each batch's M x N block, or within it `ranges`."""
-    from ..runtime.ranges import halves
-
-    if ranges is None:
-        i = np.stack([np.arange(B) * M, np.arange(1, B + 1) * M], 1)
-        j = np.stack([np.arange(B) * N, np.arange(1, B + 1) * N], 1)
-        slices = np.arange(1, B + 1)
-        return i, slices, j, j, slices, i
-    out = []
-    for (ranges_x, slices_x, red), (nx, ny) in zip(halves(ranges), ((M, N), (N, M))):
-        b = np.arange(B, dtype=np.int64)[:, None, None]
-        out.append((ranges_x[None] + b * nx).reshape(-1, 2))
-        out.append((slices_x[None] + b[:, :, 0] * len(red)).reshape(-1))
-        out.append((red[None] + b * ny).reshape(-1, 2))
-    return tuple(out)
+    return np.maximum(part.reshape(B, -1) - batch_offsets(B, reduced), 0).reshape(part.shape)
 
 
 def _with_row_parameters(g: Genred, positions) -> Genred:
     """g with the parameters at `positions` read as i-variables (one value per stacked row);
     kept on g, so a batched call compiles it once."""
-    from dataclasses import replace
-
     variants = g.__dict__.setdefault("_row_variants", {})
     key = tuple(positions)
     if key not in variants:
         spec = g.spec
         aliases = tuple(
-            replace(a, cat=0) if k in positions else a for k, a in enumerate(spec.aliases)
+            dataclasses.replace(a, cat=0) if k in positions else a
+            for k, a in enumerate(spec.aliases)
         )
-        variants[key] = Genred.from_spec(replace(spec, aliases=aliases))
+        variants[key] = Genred.from_spec(dataclasses.replace(spec, aliases=aliases))
     return variants[key]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import Genred, _infer_dtype
-from ..errors import ArgumentError, NotSupportedError
+from ..errors import ArgumentError
 from ..generic_ops import varinv_position
 from ..lazy.reduce import conjugate_gradient
 
@@ -21,8 +21,6 @@ class KernelSolve:
         self.varinvpos = varinv_position(aliases, varinvalias)
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):
-        if ranges is not None:
-            raise NotSupportedError("block-sparse ranges are not supported yet")
         args, pos = list(args), self.varinvpos
         if len(args) != len(self._genred.aliases):
             raise ArgumentError(f"expected {len(self._genred.aliases)} arrays, got {len(args)}")
@@ -30,6 +28,7 @@ class KernelSolve:
 
         def linop(v):
             args[pos] = v
-            return self._genred(*args, backend=backend, device_id=device_id) + alpha * v
+            out = self._genred(*args, backend=backend, device_id=device_id, ranges=ranges)
+            return out + alpha * v
 
         return conjugate_gradient(linop, b, eps)

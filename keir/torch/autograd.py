@@ -34,7 +34,8 @@ _INDICES = ("ArgMin", "ArgMax", "ArgKMin")
 
 class Reduction:
     """A keir.Genred on 2-D tensors (Pm: 1-D), differentiable for the reductions keir.grad
-    differentiates; `opts` is (backend, device_id), passed on to the backward's kernels."""
+    differentiates; `opts` is (backend, device_id, ranges), passed on to the backward's
+    kernels (a gradient's reduction reads the half of `ranges` its axis names)."""
 
     def __init__(self, genred: NumpyGenred):
         self.genred = genred
@@ -46,8 +47,18 @@ class Reduction:
 
     def run(self, tensors, opts):
         """The kernel on the tensors' memory; numpy arrays (or a tuple of them) out."""
-        backend, device_id = opts
-        return self.genred(*[array(t) for t in tensors], backend=backend, device_id=device_id)
+        backend, device_id, ranges = opts
+        arrays = [array(t) for t in tensors]
+        return self.genred(*arrays, backend=backend, device_id=device_id, ranges=ranges)
+
+    def with_row_parameters(self, positions) -> Reduction:
+        """This reduction with the parameters at `positions` read as i-variables (batches)."""
+        from ..lazy.reduce import _with_row_parameters
+
+        key = ("rows", tuple(positions))
+        if key not in self._aux:
+            self._aux[key] = Reduction(_with_row_parameters(self.genred, positions))
+        return self._aux[key]
 
     def __call__(self, tensors, opts):
         if _plain(tensors):  # no graph to record: skip autograd

@@ -3,7 +3,8 @@
 Same constructor and call signatures as pykeops 2.3. Options keir has are honoured; those that
 only tune KeOps' CUDA code (enable_chunks, rec_multVar_highdim, use_fast_math) are accepted
 and have no effect on the CPU; those that would change the numbers keir computes (another
-accumulation dtype, Kahan summation, block-sparse ranges) raise keir.NotSupportedError.
+accumulation dtype, Kahan summation) raise keir.NotSupportedError. Block-sparse `ranges`
+run on the CPU (keir.runtime.ranges); gradients read the half of the 6-tuple their axis names.
 """
 
 from __future__ import annotations
@@ -43,11 +44,6 @@ def check_accumulation(dtype: torch.dtype, dtype_acc, use_double_acc) -> None:
             f"accumulation in {wanted} for {FLOATS[dtype]} tensors is not supported: keir "
             "accumulates in the inputs' dtype (pass float64 tensors for float64 sums)"
         )
-
-
-def check_ranges(ranges) -> None:
-    if ranges is not None:
-        raise NotSupportedError("block-sparse ranges are not supported yet")
 
 
 def complete_aliases(formula: str, aliases) -> list[str]:
@@ -99,7 +95,6 @@ class Genred:
         return len(self._reduction.names)
 
     def __call__(self, *args, backend="auto", device_id=-1, ranges=None, out=None):
-        check_ranges(ranges)
         if len(args) != self.nargs:
             raise ArgumentError(
                 f"expected {self.nargs} tensors ({', '.join(self._reduction.names)}), "
@@ -107,7 +102,7 @@ class Genred:
             )
         tensors, dtype = check(self._reduction.names, args)
         check_accumulation(dtype, self.dtype_acc, self.use_double_acc)
-        result = run_batched(self._reduction, tensors, (backend, device_id))
+        result = run_batched(self._reduction, tensors, (backend, device_id, ranges))
         return result if out is None else _into(out, result)
 
 

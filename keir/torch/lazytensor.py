@@ -114,9 +114,11 @@ class ReducedLazyTensor(_NumpyReduced):
                 f"variables, in position order), got {len(args)}"
             )
         kwargs = {**self.kwargs, **kwargs}
-        if kwargs.pop("ranges", None) is not None:
-            raise NotSupportedError("block-sparse ranges are not supported yet")
-        opts = (kwargs.pop("backend", "auto"), kwargs.pop("device_id", -1))
+        opts = (
+            kwargs.pop("backend", "auto"),
+            kwargs.pop("device_id", -1),
+            kwargs.pop("ranges", None),
+        )
         out = kwargs.pop("out", None)
         if kwargs:
             raise ArgumentError(f"unexpected keyword arguments {sorted(kwargs)}")

@@ -15,7 +15,7 @@ from ..errors import ArgumentError, NotSupportedError
 from ..lazy.reduce import conjugate_gradient, solve_options
 from ..numpy.solve import KernelSolve as NumpyKernelSolve
 from .batch import batch_shape
-from .genred import Genred, check_accumulation, check_ranges
+from .genred import Genred, check_accumulation
 from .tensors import check, tensor
 
 
@@ -62,13 +62,13 @@ class KernelSolve(NumpyKernelSolve):
     _GENRED = Genred
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):
-        check_ranges(ranges)
         g = self._genred
         if len(args) != g.nargs:
             raise ArgumentError(f"expected {g.nargs} tensors, got {len(args)}")
         tensors, dtype = check(g._reduction.names, args)
         check_accumulation(dtype, g.dtype_acc, g.use_double_acc)
-        return solve(g._reduction, tensors, self.varinvpos, alpha, eps, (backend, device_id))
+        opts = (backend, device_id, ranges)
+        return solve(g._reduction, tensors, self.varinvpos, alpha, eps, opts)
 
 
 def lazy_solve(lt, other, var, call, kwargs):
@@ -76,7 +76,8 @@ def lazy_solve(lt, other, var, call, kwargs):
     from .lazytensor import LazyTensor, _data, _reduction
 
     alpha, eps, maxiter = solve_options(lt, var, call, kwargs)
-    opts = (kwargs.pop("backend", "auto"), kwargs.pop("device_id", -1))
+    ranges = kwargs.pop("ranges", lt.ranges)
+    opts = (kwargs.pop("backend", "auto"), kwargs.pop("device_id", -1), ranges)
     if not isinstance(other, torch.Tensor):
         raise ArgumentError("solve: the right-hand side must be a torch tensor (i-indexed)")
     b = other[:, None] if other.dim() == 1 else other
