@@ -80,3 +80,20 @@ def test_no_baseline_where_the_tool_has_none():
     assert baselines.faiss_flat("argkmin3", "float64") is None  # FAISS indexes float32 only
     assert baselines.numpy_dense("grad3") is None
     assert baselines.c_loop("gauss64", "float32") is None
+
+
+def test_roofline_cuts_the_vector_pair_loop():
+    """benchmarks/roofline.py finds keir's vector loop (the widest registers, with the exp's
+    FMAs) and llvm-mca prices it; a wrong cut (the scalar tail, the merge loop) fails here."""
+    import shutil
+
+    import roofline
+
+    if shutil.which("llvm-mca") is None:
+        pytest.skip("no llvm-mca")
+    from keir.target import host
+
+    body = roofline.hot_loop(roofline.kernel_asm("gauss3", "float32"))
+    reg = {64: "zmm", 32: "ymm", 16: "xmm"}[host().vector_bytes]
+    assert sum(reg in i and "fmadd" in i for i in body) >= 8  # Horner's scheme of the exp
+    assert roofline.mca_cycles(body, host().name) > 0
