@@ -89,6 +89,16 @@ class LazyTensor(_NumpyLazyTensor):
     def _dense(v):
         return v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
 
+    def dense(self):
+        """This LazyTensor as a tensor of shape self.shape, on its tensors' device; small ones
+        only (keir.lazy.dense), evaluated on the host by the reference interpreter and not
+        differentiable (detached)."""
+        from ..lazy.dense import dense
+
+        like = next((v.data for v in self._vars if isinstance(v.data, torch.Tensor)), None)
+        out = torch.from_numpy(dense(self, host=_host))
+        return out if like is None else out.to(like.device)
+
     def solve(self, other, var=None, call=True, **kwargs):
         """x with (alpha Id + K) x = other, by conjugate gradients, differentiable."""
         from .solve import lazy_solve
@@ -143,6 +153,13 @@ def _reduction(genred) -> Reduction:
     if genred not in _REDUCTIONS:
         _REDUCTIONS[genred] = Reduction(genred)
     return _REDUCTIONS[genred]
+
+
+def _host(data) -> np.ndarray:
+    """A variable's data on the host, for the interpreter (a copy only off the CPU)."""
+    if isinstance(data, torch.Tensor):
+        return data.detach().resolve_neg().resolve_conj().cpu().numpy()
+    return np.asarray(data)
 
 
 def _data(data, dtype, like=None):
