@@ -248,3 +248,21 @@ def test_other_devices_are_refused_by_name():
     x, _, b = _data(5, 4, F64)
     with pytest.raises(keir.ArgumentError, match="y: a tensor on device meta; keir.torch runs CPU"):
         f(x, torch.empty(4, 3, dtype=F64, device="meta"), b)
+
+
+def test_kernel_solve_and_python_numbers_on_the_device(gpu):
+    """KernelSolve's conjugate gradients run keir's kernel on the device; a Python number for
+    a parameter becomes a tensor beside the others (on their device)."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(12, 2, generator=g, dtype=F64)
+    b = torch.rand(12, 1, generator=g, dtype=F64, requires_grad=True)
+    formula, aliases = "Exp(-g*SqDist(x,y))*b", ["g = Pm(1)", "x = Vi(2)", "y = Vj(2)", "b = Vj(1)"]
+    solve = kt.KernelSolve(formula, aliases, "b", axis=1)
+    a = solve(2.0, x, x, b, alpha=0.5, eps=1e-12)
+    K = torch.exp(-2.0 * ((x[:, None] - x[None]) ** 2).sum(-1))
+    want = torch.linalg.solve(K + 0.5 * torch.eye(12, dtype=F64), b.detach())
+    torch.testing.assert_close(a.detach(), want, rtol=1e-8, atol=1e-9)
+    (grad_b,) = torch.autograd.grad(a.sum(), [b])
+    want_b = torch.linalg.solve(K + 0.5 * torch.eye(12, dtype=F64), torch.ones(12, 1, dtype=F64))
+    torch.testing.assert_close(grad_b, want_b, rtol=1e-8, atol=1e-9)
+    assert not gpu.errors and gpu.launches > 2

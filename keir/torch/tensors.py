@@ -67,13 +67,13 @@ def check(names, args) -> tuple[list, torch.dtype]:
         elif a.dtype not in _INTEGERS:
             raise _dtype_error(name, a.dtype)
     dtype = dtype or torch.get_default_dtype()
-    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
-    tensors = [a if isinstance(a, torch.Tensor) else _number(a, dtype, like) for a in args]
+    tensors = [a if isinstance(a, torch.Tensor) else _number(a, dtype, args) for a in args]
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors], dtype
 
 
-def _number(value, dtype, like):
+def _number(value, dtype, args):
     """A Python number as a 1-element tensor beside the call's tensors (on their device)."""
+    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
     if like is None:
         return torch.tensor([float(value)], dtype=dtype)
     return like.new_full((1,), float(value), dtype=dtype)
