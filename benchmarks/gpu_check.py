@@ -149,6 +149,7 @@ def run_checks(args, report: Report) -> str:
     if "user" in args.only and not args.emulate:
         results = gpu_user_paths.genred_checks(source, device)
         results += gpu_user_paths.torch_checks(device)
+        results += gpu_user_paths.torch_pointer_checks(source, device)
         for r in results:
             report.log(r.line())
         report.results("user", results)

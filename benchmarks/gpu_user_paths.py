@@ -91,9 +91,52 @@ def torch_checks(device) -> list[Result]:
     results = []
     for dtype in ("float32", "float64"):
         x, y, b = (torch.from_numpy(a).to(cuda) for a in inputs(dtype, 2000, 1500))
-        results.append(_result(f"keir.torch {dtype}", "gauss sum", lambda: _gauss(kt, x, y, b)))
-        results.append(_result(f"keir.torch {dtype}", "gauss grad x", lambda: _grad(kt, x, y, b)))
-        results.append(_result(f"keir.torch {dtype}", "argkmin", lambda: _argkmin(kt, x, y)))
+        name = f"keir.torch {dtype}"
+        results.append(_result(name, "gauss sum", lambda: _gauss(kt, x, y, b)))
+        results.append(_result(name, "gauss grad x", lambda: _grad(kt, x, y, b)))
+        results.append(_result(name, "argkmin", lambda: _argkmin(kt, x, y)))
+        results.append(_result(name, "no host copy", lambda: _no_host_copy(kt, device, x, y, b)))
+        results.append(_result(name, "side stream", lambda: _side_stream(kt, x, y, b)))
+        results.append(_result(name, "lazy batch", lambda: _lazy_batch(kt, x, y, b)))
+    return results
+
+
+def torch_pointer_checks(source, device) -> list[Result]:
+    """keir.torch's device-pointer launch (keir.torch.devices.launch) of the pack's kernels on
+    CUDA tensors, with numpy, torch and keir's runtime alone (no MLIR): the pack's CPU
+    references, on torch's default stream and on a side stream."""
+    try:
+        import torch
+
+        from keir.torch import devices
+    except ImportError as e:
+        return [Result("keir.torch", "pointers", True, f"skipped: no keir.torch ({e})", 0.0)]
+    if not torch.cuda.is_available():
+        return [Result("keir.torch", "pointers", True, "skipped: torch sees no CUDA device", 0.0)]
+    from keir.runtime.gpu_kernel import GpuKernel
+
+    cuda, results = torch.device("cuda", device.ordinal), []
+    for case in [c for c in source.cases() if c.kind in ("Sum", "ArgKMin", "LogSumExp")]:
+        size = source.sizes().plain[0]
+
+        def run(case=case, size=size):
+            args = source.inputs(case, *size)
+            (raw,) = source.reference(case, size, args)
+            kernel = GpuKernel(source.program(case), device)
+            tensors = [torch.from_numpy(a).to(cuda) for a in args]
+            side = torch.cuda.Stream(cuda)
+            with torch.cuda.stream(side):
+                on_side = devices.launch(kernel, tensors)
+            plain = devices.launch(kernel, tensors)
+            torch.cuda.synchronize(cuda)
+            for got in (plain, on_side):  # back to the raw form (float indices, K flat)
+                got = got.double().reshape(raw.shape).cpu().numpy().astype(raw.dtype)
+                found = mismatch(case.kind, kernel.sig.k, got, raw, case.dtype)
+                if found:
+                    return False, found
+            return True, f"{tuple(plain.shape)} {plain.dtype} on {plain.device}, both streams"
+
+        results.append(_result(f"keir.torch ptr {case.id}", f"{size[0]}x{size[1]}", run))
     return results
 
 
@@ -142,3 +185,46 @@ def _argkmin(kt, x, y):
         return False, f"returned {type(got).__name__}, expected a tensor"
     same = (got.sort(1).values.long().cpu() == want.sort(1).values.cpu()).all(1).float().mean()
     return bool(same >= 0.999), f"{float(same):.2%} rows with torch's 4 nearest indices"
+
+
+def _no_host_copy(kt, device, x, y, b):
+    """keir's own host<->device copies (CudaDevice.upload/download) are never called."""
+    import torch
+
+    from keir.runtime import cuda
+
+    dev, calls = cuda.device(device.ordinal), []
+    saved = dev.upload, dev.download
+    dev.upload = lambda *a: calls.append("upload") or saved[0](*a)
+    dev.download = lambda *a: calls.append("download") or saved[1](*a)
+    try:
+        xa = x.clone().requires_grad_()
+        f = kt.Genred("Exp(-SqDist(x,y))*b", ALIASES, reduction_op="Sum", axis=1)
+        (g,) = torch.autograd.grad(f(xa, y, b).sum(), [xa])
+    finally:
+        dev.upload, dev.download = saved
+    ok = not calls and g.is_cuda
+    return ok, f"{len(calls)} host copies by keir ({', '.join(calls) or 'none'})"
+
+
+def _side_stream(kt, x, y, b):
+    """On a side stream, right after x is written there: ordered by the stream, not a sync."""
+    import torch
+
+    side = torch.cuda.Stream(x.device)
+    f = kt.Genred("Exp(-SqDist(x,y))*b", ALIASES, reduction_op="Sum", axis=1)
+    with torch.cuda.stream(side):
+        x2 = x * 1.0  # queued on the side stream; keir must run after it
+        got = f(x2, y, b)
+    torch.cuda.synchronize(x.device)
+    return _close(got, _dense_gauss(x, y, b), "sum on a side stream")
+
+
+def _lazy_batch(kt, x, y, b):
+    import torch
+
+    xb, yb, bb = x[:1000].reshape(2, 500, 3), y[:1000].reshape(2, 500, 3), b[:1000].reshape(2, 500)
+    x_i, y_j = kt.LazyTensor(xb[:, :, None]), kt.LazyTensor(yb[:, None])
+    got = ((-x_i.sqdist(y_j)).exp() * kt.LazyTensor(bb[:, None, :, None])).sum(2)
+    want = torch.exp(-((xb[:, :, None] - yb[:, None]) ** 2).sum(-1)) @ bb[..., None]
+    return _close(got, want, "LazyTensor, batch of 2")

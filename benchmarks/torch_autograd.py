@@ -58,6 +58,13 @@ def median_us(fn, n: int = 5000) -> float:
     return float(np.median(times)) * 1e6
 
 
+def native_call(fn, x, y, b):
+    """The compiled kernel on prepared arrays (launcher.run_prepared): the floor of a call."""
+    kernel = fn._compiled.kernel("float32")
+    prepared = kernel.prepare((x, y, b))
+    return lambda: kernel.run_prepared(*prepared)
+
+
 def data(M: int, N: int):
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(M, 3, generator=g), torch.rand(N, 3, generator=g)
@@ -112,11 +119,14 @@ def main():
         "keir numpy forward": median_us(lambda: fn(xn, yn, bn)),
         "keir.torch forward": median_us(lambda: f(xd, y, b)),
         "keir.torch forward, x.requires_grad": median_us(lambda: f(x, y, b)),
+        "keir numpy forward + keir.grad": median_us(numpy_step(x, y, b, e)),
+        "keir.torch forward + backward": median_us(torch_step(kt.Genred, x, y, b, e)),
+        "keir native call alone (forward)": median_us(native_call(fn, xn, yn, bn)),
     }
     print(f"call cost, M = N = {args.small}, median of 5,000 calls")
     for name, us in costs.items():
-        extra = us - costs["keir numpy forward"]
-        print(f"  {name:36} {us:7.1f} us   (+{extra:.1f} us over numpy)")
+        base = costs["keir numpy forward" + (" + keir.grad" if "+" in name else "")]
+        print(f"  {name:36} {us:7.1f} us   ({us - base:+.1f} us over numpy)")
 
 
 if __name__ == "__main__":

@@ -45,15 +45,8 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
     sig = signature(func)
     dtype = np.dtype(sig.dtype)
     M, N = sizes or _sizes(sig, args)
-    env = {}
     with np.errstate(all="ignore"):
-        for op in formula_ops(func):
-            value = _leaf(op, args, dtype)
-            if value is None:
-                d = BY_MNEMONIC[op.name.removeprefix("keir.")]
-                params = param_values(op, d.params)
-                value = d.ref(*(env[o] for o in op.operands), **params)
-            env[op.result] = np.asarray(value, dtype=dtype)
+        env = _formula(func, args, dtype)
         outs = []
         for red, spec in zip(find_reductions(func), sig.outputs):
             F = np.broadcast_to(env[red.operands[0]], (M, N, spec.formula_dim))
@@ -64,6 +57,30 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
             out = REDUCTIONS[spec.reduction].ref(F, G, sig.axis, shape)
             outs.append(np.ascontiguousarray(out, dtype=dtype).reshape(-1, spec.out_dim))
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def formula_values(module, args, sizes: tuple[int, int]) -> np.ndarray:
+    """The formula of the (single) kernel's first reduction on every (i, j) pair, unreduced:
+    an (M, N, D) array (LazyTensor.dense)."""
+    func = kernel_funcs(_without_grads(module))[0]
+    sig = signature(func)
+    with np.errstate(all="ignore"):
+        env = _formula(func, args, np.dtype(sig.dtype))
+    F = env[find_reductions(func)[0].operands[0]]
+    return np.broadcast_to(F, (*sizes, sig.outputs[0].formula_dim)).astype(sig.dtype)
+
+
+def _formula(func, args, dtype) -> dict:
+    """Every formula op's dense value (broadcastable to (M, N, dim)), by its result."""
+    env = {}
+    for op in formula_ops(func):
+        value = _leaf(op, args, dtype)
+        if value is None:
+            d = BY_MNEMONIC[op.name.removeprefix("keir.")]
+            params = param_values(op, d.params)
+            value = d.ref(*(env[o] for o in op.operands), **params)
+        env[op.result] = np.asarray(value, dtype=dtype)
+    return env
 
 
 def _without_grads(module):

@@ -191,15 +191,19 @@ class CudaDevice:
             self._current()
             self._call("cuMemcpyDtoH_v2", array.ctypes.data, address, array.nbytes)
 
-    def launch(self, program, grid: int, values: list[tuple[str, int]]) -> None:
-        """Runs `program` on `grid` blocks; `values` are its parameters (see flat_values)."""
+    def launch(self, program, grid: int, values: list[tuple[str, int]], stream=None) -> None:
+        """Runs `program` on `grid` blocks; `values` are its parameters (see flat_values).
+        Without `stream`: on the default stream, and waits for it (host buffers follow). With
+        a CUstream handle (an int; 0 is the legacy default stream): queued there, no wait, so
+        it is ordered with the caller's other work on that stream (keir.torch: torch's)."""
         fn = self._function(program)
         cells = [ctypes.c_uint64(v) if kind == "ptr" else ctypes.c_int64(v) for kind, v in values]
         params = (ctypes.c_void_p * len(cells))(*(ctypes.addressof(c) for c in cells))
         self._current()
         dims = (grid, 1, 1, program.block, 1, 1)
-        self._call("cuLaunchKernel", fn, *dims, 0, None, params, None)
-        self._call("cuCtxSynchronize")
+        self._call("cuLaunchKernel", fn, *dims, 0, stream, params, None)
+        if stream is None:
+            self._call("cuCtxSynchronize")
 
     def _function(self, program):
         """The kernel's function handle; its PTX is JIT-compiled once per device."""

@@ -40,8 +40,9 @@ class EmulatedDevice:
     def download(self, array: np.ndarray, address: int) -> None:
         ctypes.memmove(array.ctypes.data, address, array.nbytes)
 
-    def launch(self, program, grid: int, values: list[tuple[str, int]]) -> None:
-        """Runs the whole grid (the emulated kernel loops over the blocks itself)."""
+    def launch(self, program, grid: int, values: list[tuple[str, int]], stream=None) -> None:
+        """Runs the whole grid (the emulated kernel loops over the blocks itself), at once
+        whatever the stream."""
         fn = self._function(program)
         fn.argtypes = [ctypes.c_void_p if kind == "ptr" else ctypes.c_int64 for kind, _ in values]
         fn(*(value for _, value in values))

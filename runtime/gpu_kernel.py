@@ -5,11 +5,12 @@ the output arrays, a state array, then M, N, offset and total. The driver cuts t
 into chunks of R rows and the reduced index into chunks of C rows, so that one chunk of every
 array fits the device's memory budget. For each row chunk, the launches over the reduced chunks
 carry the raw reduction states in the state array (offset > 0 resumes them, offset + n == total
-finalizes), so a chunked result is the unchunked one, bit for bit.
+finalizes), so a chunked result is the unchunked one, bit for bit. Arrays already in device
+memory (keir.torch's CUDA tensors) skip all of that: `run_resident` is one launch on them.
 
 A device is anything with alloc(nbytes) -> address, free(address), upload(address, array),
-download(array, address), launch(program, grid, values) and memory_budget(): the CUDA driver
-(keir.runtime.cuda) or the CPU emulation (keir.runtime.emulated). numpy only: no MLIR here.
+download(array, address), launch(program, grid, values, stream=None) and memory_budget(): the
+CUDA driver (keir.runtime.cuda) or the CPU emulation (keir.runtime.emulated). numpy only.
 """
 
 from __future__ import annotations
@@ -116,6 +117,21 @@ class GpuKernel(Kernel):
             raise
         run.free()
         return outs
+
+    def run_resident(self, buffers: list[tuple[int, int]], M: int, N: int, stream: int) -> None:
+        """One launch on memory already on the device, no copies (keir.torch's CUDA tensors).
+
+        `buffers`: (device address, elements) of each argument (row-major, the kernel's dtype),
+        each output and the state array (rows * state_len elements), as run_prepared
+        allocates them; queued on `stream` (a CUstream handle) without waiting for it."""
+        sig, prog = self.sig, self.program
+        if len(buffers) != prog.n_buffers:
+            raise ArgumentError(f"expected {prog.n_buffers} device buffers, got {len(buffers)}")
+        rows, n = (M, N) if sig.out_cat == 0 else (N, M)
+        if rows == 0:
+            return
+        grid = (rows + prog.block - 1) // prog.block
+        self.device.launch(prog, grid, flat_values(prog, [*buffers, M, N, 0, n]), stream=stream)
 
     def plan(self, arrays, rows: int, n: int) -> Plan:
         """The chunks a call on `arrays` (rows output rows, n reduced rows) is cut into."""

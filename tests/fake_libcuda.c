@@ -22,6 +22,8 @@ static int primary_context;
 static __thread CUcontext current;
 static size_t free_bytes = (size_t)6 << 32; /* above 4 GiB: a 32-bit size_t would show */
 static long live_allocations;
+static long copies, synchronizes; /* host <-> device copies, cuCtxSynchronize calls */
+static void *last_stream = (void *)-1;
 
 typedef struct { const char *image; char name[256]; } Function;
 typedef void (*LaunchCallback)(const char *image, const char *name, unsigned grid,
@@ -31,6 +33,9 @@ static LaunchCallback on_launch;
 void fake_set_launch(LaunchCallback cb) { on_launch = cb; }
 void fake_set_free_bytes(unsigned long long n) { free_bytes = (size_t)n; }
 long fake_live_allocations(void) { return live_allocations; }
+long fake_copies(void) { return copies; }
+long fake_synchronizes(void) { return synchronizes; }
+void *fake_last_stream(void) { return last_stream; }
 
 #define NEED_CONTEXT if (current != &primary_context) return INVALID_CONTEXT
 
@@ -61,7 +66,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx) {
     current = ctx;
     return OK;
 }
-CUresult cuCtxSynchronize(void) { NEED_CONTEXT; return OK; }
+CUresult cuCtxSynchronize(void) { NEED_CONTEXT; synchronizes++; return OK; }
 CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
     NEED_CONTEXT;
     *free = free_bytes;
@@ -85,11 +90,13 @@ CUresult cuMemFree_v2(CUdeviceptr address) {
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
     NEED_CONTEXT;
+    copies++;
     memcpy((void *)(uintptr_t)dst, src, n);
     return OK;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) {
     NEED_CONTEXT;
+    copies++;
     memcpy(dst, (const void *)(uintptr_t)src, n);
     return OK;
 }
@@ -126,6 +133,7 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, un
     if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || extra != NULL)
         return INVALID_VALUE;
     Function *f = fn;
+    last_stream = stream;
     on_launch(f->image, f->name, gx, bx, shared, params);
     return OK;
 }

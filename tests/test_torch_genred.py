@@ -239,8 +239,8 @@ def test_options_are_accepted_or_refused():
         kt.Genred(formula, ALIASES, axis=1, use_double_acc=True)(*args)
     f64 = [a.double() for a in args]
     kt.Genred(formula, ALIASES, axis=1, dtype_acc="float64")(*f64)  # the inputs' own dtype
-    with pytest.raises(keir.NotSupportedError, match="ranges"):
-        f(*args, ranges=(torch.zeros(1, 2),) * 6)
+    with pytest.raises(keir.ArgumentError, match="ranges: ranges_i must be an integer array"):
+        f(*args, ranges=(torch.zeros(1, 2),) * 6)  # ranges are run, a bad pattern refused
     with pytest.raises(keir.NotSupportedError, match="backend"):
         f(*args, backend="Neuromorphic")
 

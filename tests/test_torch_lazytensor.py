@@ -164,7 +164,7 @@ def test_bad_inputs():
         (LazyTensor(x[:, None, :]) - LazyTensor(y.float()[None, :, :])).sum(1)
     with pytest.raises(keir.DimensionError):
         LazyTensor(x[:, None, :]) - LazyTensor(y[None, :, :2])
-    with pytest.raises(keir.NotSupportedError, match="ranges"):
+    with pytest.raises(keir.ArgumentError, match="ranges_i must be an integer array"):
         K = _gauss(Vi(x), Vj(y))
         K.ranges = (torch.zeros(1, 2),) * 6
         K.sum(1)

@@ -90,7 +90,9 @@ def by_k(out: np.ndarray, k: int) -> np.ndarray:
 
 
 def as_indices(out: np.ndarray) -> np.ndarray:
-    return out.astype(np.int64)
+    """int64 indices; the output rules (reshapes, slices, this) also take the torch CUDA
+    tensors of keir.torch's device path, which have .long() where numpy has .astype."""
+    return out.astype(np.int64) if isinstance(out, np.ndarray) else out.long()
 
 
 REDUCTIONS: dict[str, ReductionDef] = {}

@@ -460,6 +460,13 @@ class LazyTensor:
         """An operand of K @ v as an array of this family (numpy here, torch in keir.torch)."""
         return np.asarray(v)
 
+    def dense(self):
+        """This LazyTensor as a dense array of shape self.shape (small ones only: keir.lazy.dense
+        refuses more than DENSE_LIMIT elements); evaluated by the reference interpreter."""
+        from .dense import dense
+
+        return dense(self)
+
     def t(self):
         """The transpose: i- and j-indexed variables exchanged, shape (*batch, N, M, D)."""
         swapped = {v.token: v.swapped() for v in self._vars}

@@ -23,6 +23,8 @@ from ..frontend import spec as trees
 from ..frontend.reduction import ReductionSpec
 from ..frontend.spec import KernelSpec
 from ..gradients import grad
+from . import devices
+from .devices import on_cuda
 from .tensors import array, tensor
 
 # what keir.grad differentiates: the reductions with a gradient rule, and their selectors
@@ -46,10 +48,18 @@ class Reduction:
         self._gradients, self._aux = {}, {}
 
     def run(self, tensors, opts):
-        """The kernel on the tensors' memory; numpy arrays (or a tuple of them) out."""
+        """The kernel on the tensors' memory (CPU: numpy views; CUDA: device pointers,
+        devices.py); tensors (or a tuple of them) out, on the tensors' device."""
         backend, device_id, ranges = opts
+        if on_cuda(tensors):
+            if ranges is not None:
+                raise NotSupportedError(
+                    "block-sparse ranges run on the CPU only: keir's GPU kernels have no "
+                    "ranged variant yet (move the tensors to the CPU)"
+                )
+            return devices.run(self.genred, self.names, tensors, backend, device_id)
         arrays = [array(t) for t in tensors]
-        return self.genred(*arrays, backend=backend, device_id=device_id, ranges=ranges)
+        return tensor(self.genred(*arrays, backend=backend, device_id=device_id, ranges=ranges))
 
     def with_row_parameters(self, positions) -> Reduction:
         """This reduction with the parameters at `positions` read as i-variables (batches)."""
@@ -62,7 +72,7 @@ class Reduction:
 
     def __call__(self, tensors, opts):
         if _plain(tensors):  # no graph to record: skip autograd
-            return tensor(self.run(tensors, opts))
+            return self.run(tensors, opts)
         if self.differentiable:
             return _apply(self, opts, *tensors)
         return self._without_gradient(tensors, opts)
@@ -72,7 +82,7 @@ class Reduction:
         pairs: the values from the differentiable Min/Max/KMin. Anything else would drop a
         gradient silently: refused."""
         kind = self.genred.kind
-        out = tensor(self.run(tensors, opts))
+        out = self.run(tensors, opts)
         if kind in _INDICES:
             return out
         if kind in _PAIRS:
@@ -110,7 +120,7 @@ class Reduction:
             return self._auxiliary("LogSumExp")(tensors, opts)
         reduced = 1 if f.axis == 1 else 0  # role == "index": row numbers of the reduced index
         rows = next((t.shape[0] for t, c in zip(tensors, self.cats) if c == reduced), 1)
-        return torch.arange(rows, dtype=tensors[0].dtype)[:, None]
+        return torch.arange(rows, dtype=tensors[0].dtype, device=tensors[0].device)[:, None]
 
     def _auxiliary(self, kind: str) -> Reduction:
         """Another reduction of the same formula (the selected indices, the LogSumExp)."""
@@ -186,7 +196,7 @@ class _Apply(torch.autograd.Function):
 
     @staticmethod
     def forward(red, opts, *tensors):
-        return tensor(red.run(tensors, opts))
+        return red.run(tensors, opts)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -16,6 +16,7 @@ import torch
 
 from ..errors import ArgumentError
 from ..runtime.ranges import batch_offsets, batch_ranges
+from .devices import on_cuda
 
 
 def batch_shape(names, tensors, cats) -> tuple:
@@ -36,6 +37,8 @@ def run_batched(red, tensors, opts):
     shape = batch_shape(red.names, tensors, red.cats)
     if not shape:
         return red(tensors, opts)
+    if on_cuda(tensors) and opts[2] is None:
+        return _looped(red, tensors, opts, shape)  # the GPU kernels have no ranged variant yet
     B = math.prod(shape)
     sizes = {c: next((t.shape[-2] for t, k in zip(tensors, red.cats) if k == c), 1) for c in (0, 1)}
     stacked, as_rows = [], []
@@ -63,3 +66,24 @@ def _per_batch(part, B: int, reduced: int):
         return part
     offsets = torch.from_numpy(batch_offsets(B, reduced)).to(part.device)
     return (part.reshape(B, -1) - offsets).clamp_min(0).reshape(part.shape)
+
+
+def _looped(red, tensors, opts, shape):
+    """One 2-D call per batch index (views, no copy), stacked: CUDA tensors."""
+    import itertools
+
+    results = []
+    for idx in itertools.product(*map(range, shape)):
+        sliced = []
+        for t, c in zip(tensors, red.cats):
+            nb = max(t.dim() - (1 if c == 2 else 2), 0)
+            pad = len(shape) - nb
+            sliced.append(t[tuple(0 if t.shape[k] == 1 else idx[pad + k] for k in range(nb))])
+        results.append(red(sliced, opts))
+    if isinstance(results[0], tuple):
+        return tuple(_stack([r[k] for r in results], shape) for k in range(len(results[0])))
+    return _stack(results, shape)
+
+
+def _stack(parts, shape):
+    return torch.stack(parts).reshape(*shape, *parts[0].shape)

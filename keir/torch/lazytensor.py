@@ -22,7 +22,7 @@ from ..lazy.core import variable_constructors
 from ..lazy.reduce import ReducedLazyTensor as _NumpyReduced
 from .autograd import Reduction
 from .batch import run_batched
-from .tensors import TORCH_DTYPES, check, device_error
+from .tensors import TORCH_DTYPES, check, device_error, device_of
 
 _NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.complex64: np.complex64,
           torch.complex128: np.complex128}  # fmt: skip
@@ -35,7 +35,7 @@ def _fields(x: torch.Tensor, axis, is_complex: bool) -> dict:
     The array only carries shape and dtype (a zero-strided view of one element): so tensors
     inside torch.func transforms (vmap's batched tensors), which have no numpy view, work too.
     """
-    if x.device.type != "cpu":
+    if device_of(x).type not in ("cpu", "cuda"):
         raise device_error("LazyTensor", x)
     if x.dtype in (torch.float16, torch.bfloat16):
         raise NotSupportedError(f"LazyTensor: {x.dtype} tensors are not supported")
@@ -89,6 +89,16 @@ class LazyTensor(_NumpyLazyTensor):
     def _dense(v):
         return v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
 
+    def dense(self):
+        """This LazyTensor as a tensor of shape self.shape, on its tensors' device; small ones
+        only (keir.lazy.dense), evaluated on the host by the reference interpreter and not
+        differentiable (detached)."""
+        from ..lazy.dense import dense
+
+        like = next((v.data for v in self._vars if isinstance(v.data, torch.Tensor)), None)
+        out = torch.from_numpy(dense(self, host=_host))
+        return out if like is None else out.to(like.device)
+
     def solve(self, other, var=None, call=True, **kwargs):
         """x with (alpha Id + K) x = other, by conjugate gradients, differentiable."""
         from .solve import lazy_solve
@@ -124,7 +134,10 @@ class ReducedLazyTensor(_NumpyReduced):
             raise ArgumentError(f"unexpected keyword arguments {sorted(kwargs)}")
         red = _reduction(self.genred)
         dtype = TORCH_DTYPES.get(self._dtype)
-        data = [_data(v.data, dtype) for v in self.program.data]
+        data = [v.data for v in self.program.data]
+        if not all(isinstance(d, torch.Tensor) for d in data):  # lists of parameter values
+            like = next((t for t in [*args, *data] if isinstance(t, torch.Tensor)), None)
+            data = [_data(d, dtype, like) for d in data]
         tensors, _ = check(red.names, [*args, *data])
         res = run_batched(red, tensors, opts)
         if self.is_complex:
@@ -144,11 +157,22 @@ def _reduction(genred) -> Reduction:
     return _REDUCTIONS[genred]
 
 
-def _data(data, dtype):
-    """A variable's data as a tensor: lists of floats (parameters) take the kernel's dtype."""
+def _host(data) -> np.ndarray:
+    """A variable's data on the host, for the interpreter (a copy only off the CPU)."""
+    if isinstance(data, torch.Tensor):
+        return data.detach().resolve_neg().resolve_conj().cpu().numpy()
+    return np.asarray(data)
+
+
+def _data(data, dtype, like=None):
+    """A variable's data as a tensor: lists of floats (parameters) take the kernel's dtype,
+    and the device of `like` (the call's other tensors)."""
     if isinstance(data, torch.Tensor):
         return data
-    return torch.tensor(data, dtype=dtype or torch.get_default_dtype())
+    dtype = dtype or torch.get_default_dtype()
+    if like is None:
+        return torch.tensor(data, dtype=dtype)
+    return like.new_tensor(data, dtype=dtype)
 
 
 Var, Vi, Vj, Pm = variable_constructors(LazyTensor)

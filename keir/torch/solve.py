@@ -16,7 +16,7 @@ from ..lazy.reduce import conjugate_gradient, solve_options
 from ..numpy.solve import KernelSolve as NumpyKernelSolve
 from .batch import batch_shape
 from .genred import Genred, check_accumulation
-from .tensors import check, tensor
+from .tensors import check
 
 
 class _Solve(torch.autograd.Function):
@@ -24,7 +24,7 @@ class _Solve(torch.autograd.Function):
     def forward(red, opts, pos, alpha, eps, maxiter, *tensors):
         def linop(v):
             args = [*tensors[:pos], v, *tensors[pos + 1 :]]
-            return tensor(red.run(args, opts)) + alpha * v
+            return red.run(args, opts) + alpha * v
 
         return conjugate_gradient(linop, tensors[pos].detach(), eps, maxiter)
 
@@ -84,6 +84,6 @@ def lazy_solve(lt, other, var, call, kwargs):
     unknown = LazyTensor((0, b.shape[-1], 1))  # the symbolic x_j, multiplied by K_ij
     op = (lt * unknown).reduction("Sum", axis=lt.nbatchdims + 1, call=False, **kwargs)
     red = _reduction(op.genred)
-    data = [_data(v.data, None) for v in op.program.data]
+    data = [_data(v.data, None, b) for v in op.program.data]
     tensors, _ = check(red.names, [b, *data])
     return solve(red, tensors, 0, alpha, eps, opts, maxiter).reshape(other.shape)

@@ -3,8 +3,9 @@
 keir's kernels run on numpy arrays. `t.detach().numpy()` of a CPU tensor is a view of the
 tensor's memory (no copy; a non-contiguous tensor gives a strided view, which the launcher
 makes contiguous as it does for numpy), and `torch.from_numpy` wraps a kernel's output without
-a copy. Everything a kernel would misread is refused here, naming the argument: tensors on
-another device, mixed float dtypes, float16, complex tensors.
+a copy. CUDA tensors skip numpy: devices.py hands their device pointers to keir's CUDA kernel.
+Everything a kernel would misread is refused here, naming the argument: tensors on another
+device or on two devices, mixed float dtypes, float16, complex tensors.
 """
 
 from __future__ import annotations
@@ -19,23 +20,42 @@ TORCH_DTYPES = {name: dtype for dtype, name in FLOATS.items()}
 _INTEGERS = {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool}
 
 
+def device_of(t: torch.Tensor) -> torch.device:
+    """Where a tensor lives (a seam: tests stand CPU tensors in for CUDA ones, devices.py)."""
+    return t.device
+
+
+def current_stream(device: torch.device) -> int:
+    """The CUstream handle of torch's current stream on `device` (0: the default stream)."""
+    return torch.cuda.current_stream(device).cuda_stream
+
+
 def device_error(name: str, t: torch.Tensor) -> ArgumentError:
     return ArgumentError(
-        f"{name}: a tensor on device {t.device}; keir.torch runs CPU tensors only (keir's GPU "
-        "backend takes host arrays, not CUDA device pointers, yet): use .cpu()"
+        f"{name}: a tensor on device {device_of(t)}; keir.torch runs CPU and CUDA tensors: "
+        "use .cpu() or .cuda()"
     )
 
 
 def check(names, args) -> tuple[list, torch.dtype]:
-    """The arguments as tensors (numbers become 1-element tensors) and their float dtype."""
-    dtype = first = None
+    """The arguments as tensors (numbers become 1-element tensors) and their float dtype.
+    All tensors must be on one device (the CPU, or one CUDA device: devices.py)."""
+    dtype = first = device = None
     for name, a in zip(names, args):
         if not isinstance(a, torch.Tensor):
             if isinstance(a, (int, float)) and not isinstance(a, bool):
                 continue
             raise ArgumentError(f"{name}: expected a torch tensor, got {type(a).__name__}")
-        if a.device.type != "cpu":
+        where = device_of(a)
+        if where.type not in ("cpu", "cuda"):
             raise device_error(name, a)
+        if device is None:
+            device, on = where, name
+        elif where != device:
+            raise ArgumentError(
+                f"{name}: a tensor on {where}, but {on} is on {device}; all tensors of a call "
+                "must be on one device"
+            )
         if a.dtype in FLOATS:
             if dtype is None:
                 dtype, first = a.dtype, name
@@ -47,8 +67,16 @@ def check(names, args) -> tuple[list, torch.dtype]:
         elif a.dtype not in _INTEGERS:
             raise _dtype_error(name, a.dtype)
     dtype = dtype or torch.get_default_dtype()
-    tensors = [a if isinstance(a, torch.Tensor) else torch.tensor([float(a)]) for a in args]
+    tensors = [a if isinstance(a, torch.Tensor) else _number(a, dtype, args) for a in args]
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors], dtype
+
+
+def _number(value, dtype, args):
+    """A Python number as a 1-element tensor beside the call's tensors (on their device)."""
+    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    if like is None:
+        return torch.tensor([float(value)], dtype=dtype)
+    return like.new_full((1,), float(value), dtype=dtype)
 
 
 def _dtype_error(name: str, dtype: torch.dtype):
