@@ -132,7 +132,9 @@ class Genred:
         k = _k(reduction_op, opt_arg) if REDUCTIONS[kind].uses_k else 0
         options = Options(
             dtype_acc, use_double_acc, sum_scheme, enable_chunks, rec_multVar_highdim, use_fast_math
-        ).check(dtype)
+        ).check(kind)
+        if dtype is not None:
+            options.check_dtype(dtype)
         self.formula, self.aliases, self.reduction_op, self.axis = (
             formula,
             _alias_list(aliases),

@@ -15,7 +15,7 @@ from ..errors import ArgumentError, NotSupportedError
 from ..lazy.reduce import conjugate_gradient, solve_options
 from ..numpy.solve import KernelSolve as NumpyKernelSolve
 from .batch import batch_shape
-from .genred import Genred, check_accumulation, check_ranges
+from .genred import Genred, check_ranges
 from .tensors import check, tensor
 
 
@@ -66,8 +66,7 @@ class KernelSolve(NumpyKernelSolve):
         g = self._genred
         if len(args) != g.nargs:
             raise ArgumentError(f"expected {g.nargs} tensors, got {len(args)}")
-        tensors, dtype = check(g._reduction.names, args)
-        check_accumulation(dtype, g.dtype_acc, g.use_double_acc)
+        tensors, _ = check(g._reduction.names, args)
         return solve(g._reduction, tensors, self.varinvpos, alpha, eps, (backend, device_id))
 
 
