@@ -342,6 +342,8 @@ def _build(spec, dtype: str, name: str, module):
             operands.append(walker.build(reduction.weight))
             kb.formula = walker.text = spec.text
         kb.reduction(kind, operands, reduction.axis, reduction.k, column=0)
+        if spec.options.scheme(reduction.kind) == "block_sum":
+            kb.block_sum()
         args = walker.argspecs()
         module = kb.finish(args)
     return module, args

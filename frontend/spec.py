@@ -100,9 +100,15 @@ class Options:
             "float32 Sum, or pass float64 data)"
         )
 
+    def scheme(self, kind: str) -> str:
+        """The summation scheme for reduction `kind` ("auto" resolved as pykeops does)."""
+        if self.sum_scheme != "auto":
+            return self.sum_scheme
+        return "block_sum" if kind in SUM_LIKE else "direct_sum"
+
     def reduction_kind(self, kind: str) -> str:
         """The dialect reduction that compiles `kind` under these (checked) options."""
-        return "Sum_Kahan" if kind == "Sum" and self.sum_scheme == "kahan_scheme" else kind
+        return "Sum_Kahan" if kind == "Sum" and self.scheme(kind) == "kahan_scheme" else kind
 
 
 @dataclass(frozen=True)
