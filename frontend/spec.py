@@ -83,22 +83,32 @@ class Options:
             raise NotSupportedError(
                 f'sum_scheme="kahan_scheme" is not supported yet for {kind} (only for Sum)'
             )
-        return replace(self, dtype_acc=dtype_acc, use_double_acc=False, sum_scheme=scheme)
+        # sum_scheme stays as given: "auto" may compile differently from an explicit choice
+        # (the GPU kernels have their own order, refused only when asked for by name)
+        return replace(self, dtype_acc=dtype_acc, use_double_acc=False)
 
     def check_dtype(self, dtype: str) -> None:
         """The accumulator dtype against the data's (known at call time)."""
-        if self.dtype_acc in ("auto", dtype):
+        if self.dtype_acc in ("auto", dtype) or (dtype, self.dtype_acc) == ("float32", "float64"):
             return
-        if dtype == "float64" or self.dtype_acc == "float16":
-            raise ArgumentError(
-                f"dtype_acc={self.dtype_acc!r} is not allowed for {dtype} data (pykeops: "
-                "float32 only for float16/float32 data, float64 for float32/float64 data)"
-            )
-        raise NotSupportedError(
-            f"accumulation in {self.dtype_acc} for {dtype} data is not supported yet: keir "
-            "accumulates in the data's dtype (use sum_scheme='kahan_scheme' for an accurate "
-            "float32 Sum, or pass float64 data)"
+        raise ArgumentError(
+            f"dtype_acc={self.dtype_acc!r} is not allowed for {dtype} data (pykeops: float32 "
+            "only for float16/float32 data, float64 for float32/float64 data)"
         )
+
+    def wider(self, dtype: str) -> bool:
+        """A float64 accumulator for `dtype` data: keir runs the float64 kernel on the data
+        converted to float64 (the formula too is evaluated in float64) and returns `dtype`."""
+        return dtype == "float32" and self.dtype_acc == "float64"
+
+    def on_gpu_refused(self, kind: str, dtype: str) -> str:
+        """What of these options keir-tile-gpu does not compile ("" if none): its kernels sum
+        in their own order, so an explicit scheme or a wider accumulator is refused there."""
+        if self.sum_scheme in ("block_sum", "kahan_scheme") and kind in SUM_LIKE:
+            return f"sum_scheme={self.sum_scheme!r}"
+        if self.wider(dtype):
+            return f"dtype_acc={self.dtype_acc!r} for {dtype} data"
+        return ""
 
     def scheme(self, kind: str) -> str:
         """The summation scheme for reduction `kind` ("auto" resolved as pykeops does)."""

@@ -77,8 +77,30 @@ class _Compiled:
                 f"backend {backend!r} is not supported: use one of {', '.join(cuda.BACKENDS)}"
             )
         device = cuda.select(backend, device_id)
-        kernel = self.kernel(self.dtype or _infer_dtype(args), device)
-        return results.call(kernel, args, **options)
+        dtype = self.dtype or _infer_dtype(args)
+        accurate = self.spec.options
+        refused = device is not None and accurate.on_gpu_refused(self.spec.reduction.kind, dtype)
+        if refused:
+            raise NotSupportedError(f"{refused} is not supported on the GPU backend yet")
+        if accurate.wider(dtype):
+            wide = [_as_float64(a) for a in args]
+            return _as_dtype(results.call(self.kernel("float64", device), wide, **options), dtype)
+        return results.call(self.kernel(dtype, device), args, **options)
+
+
+def _as_float64(a):
+    """A float32 argument as float64 (dtype_acc="float64"); anything else as it is (the
+    launcher checks and names bad arguments)."""
+    if getattr(getattr(a, "dtype", None), "type", None) is np.float32:
+        return np.asarray(a, dtype=np.float64)
+    return a
+
+
+def _as_dtype(result, dtype: str):
+    """The float parts of a float64 result in `dtype` (indices stay int64)."""
+    if isinstance(result, tuple):
+        return tuple(_as_dtype(r, dtype) for r in result)
+    return result.astype(dtype) if result.dtype == np.float64 else result
 
 
 def _alias_list(aliases) -> list:
