@@ -148,6 +148,9 @@ def _blocking(sig, reds, rows: int | None, cols: int | None) -> tuple[int, int]:
 TILE_BYTES = 128 * 1024
 CHUNK_BLOCKS = 8  # register blocks per parallel work item (chunk), at most...
 MIN_CHUNKS = 16  # ...but fewer when that would leave fewer chunks than this (threads idle)
+# block_sum: terms per state lane summed before a merge into the running total (pykeops
+# uses sqrt(N) per thread; ~sqrt of the terms per lane at N = 10^6)
+BLOCK_TERMS = 256
 STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at most
 
 
@@ -178,11 +181,15 @@ def _lower_kernel(
         d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat
     )
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
+    block_sum = BLOCK_SUM in old.attributes
+    if block_sum and not tile:
+        steps = min(steps, BLOCK_TERMS)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
     k.raw_states = states
-    # sum_scheme="block_sum": each tile of T columns (TILE_BYTES of reduced-index data, i.e.
-    # T / (L C) terms per state lane) is summed from fresh states, then merged into the total
-    k.block_sum = BLOCK_SUM in old.attributes
+    # sum_scheme="block_sum": each tile of T columns (TILE_BYTES of reduced-index data, and
+    # at most BLOCK_TERMS terms per state lane) is summed from fresh states, then merged into
+    # the running total
+    k.block_sum = block_sum
     k.control = entry.arguments[-1]
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     with ir.InsertionPoint(entry):
