@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..errors import DimensionError, FormulaError
 from .definition import context
 from .ops import OPS, DimRuleError
-from .reductions import REDUCTIONS, RedShape, check_shape
+from .reductions import RedShape, check_shape, reduction_def
 
 CATEGORIES = {"i": 0, "j": 1, "p": 2}
 DTYPES = ("float32", "float64")
@@ -166,7 +166,7 @@ class KernelBuilder(OpFactory):
         dims = [dim_of(v) for v in operands]
         shape = RedShape(dims[0], dims[1] if len(dims) > 1 else 0, k)
         try:
-            check_shape(REDUCTIONS[kind], shape)
+            check_shape(reduction_def(kind), shape)
         except DimRuleError as e:
             raise DimensionError(f"{kind} reduction: {e}", self.formula, column) from None
         attrs = {"kind": ir.StringAttr.get(kind), "axis": self._i64(axis), "k": self._i64(k)}

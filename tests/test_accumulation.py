@@ -192,3 +192,18 @@ def test_torch_and_lazytensor_use_the_same_options():
         assert abs(float(lazy[0, 0]) - exact) <= np.spacing(np.float32(exact))
     with pytest.raises(keir.ArgumentError, match="use_double_acc and dtype_acc"):
         kt.Genred("b", ["x = Vi(1)", "b = Vj(1)"], axis=1, use_double_acc=True, dtype_acc="float64")
+
+
+def test_dask_partial_states_of_a_kahan_sum(rng):
+    da = pytest.importorskip("dask.array")
+    import keir.dask as kd
+
+    b = rng.random((4000, 2)).astype("float32")
+    x = rng.random((5, 1)).astype("float32")
+    g = kd.Genred("b * x", ["x = Vi(1)", "b = Vj(2)"], axis=1, sum_scheme="kahan_scheme")
+    out = g(da.from_array(x, chunks=(5, 1)), da.from_array(b, chunks=(1000, 2))).compute()
+    assert_close(out, x.astype(np.float64) * b.astype(np.float64).sum(0), "float32")
+    with pytest.raises(keir.NotSupportedError, match="keir.dask"):
+        kd.Genred("b * x", ["x = Vi(1)", "b = Vj(2)"], axis=1, use_double_acc=True)(
+            da.from_array(x), da.from_array(b)
+        )

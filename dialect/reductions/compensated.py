@@ -9,7 +9,7 @@ is part of the kernel IR and of its cache key.
 
 from __future__ import annotations
 
-from .base import ReductionDef, reduced_last, register
+from .base import SCHEME_REDUCTIONS, ReductionDef, reduced_last, register
 
 
 def _kahan_add(e, s, c, x):
@@ -43,5 +43,6 @@ register(
         "sum over the reduced index with Kahan compensation (sum_scheme='kahan_scheme')",
         merge=_merge,
         grad=lambda t, F, v, e, g, sh, saved: t.call("Grad", F, v, e),
-    )
+    ),
+    table=SCHEME_REDUCTIONS,
 )
