@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from ..errors import DimensionError, FormulaError
 from .definition import context
 from .ops import OPS, DimRuleError
-from .reductions import REDUCTIONS, RedShape, check_shape
+from .reductions import RedShape, check_shape, reduction_def
 
 CATEGORIES = {"i": 0, "j": 1, "p": 2}
 DTYPES = ("float32", "float64")
+# Function attribute: sum each cache tile into fresh states (sum_scheme="block_sum")
+BLOCK_SUM = "keir.block_sum"
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,18 @@ class KernelBuilder(OpFactory):
         dims = [dim_of(v) for v in operands]
         shape = RedShape(dims[0], dims[1] if len(dims) > 1 else 0, k)
         try:
-            check_shape(REDUCTIONS[kind], shape)
+            check_shape(reduction_def(kind), shape)
         except DimRuleError as e:
             raise DimensionError(f"{kind} reduction: {e}", self.formula, column) from None
         attrs = {"kind": ir.StringAttr.get(kind), "axis": self._i64(axis), "k": self._i64(k)}
         return self._create("reduction", operands, 0, attrs, column)
+
+    def block_sum(self) -> None:
+        """Marks the kernel for pykeops' sum_scheme="block_sum": keir-tile-cpu sums each cache
+        tile of the reduced index into fresh states and merges them into the running ones."""
+        from mlir import ir
+
+        self.func.attributes[BLOCK_SUM] = ir.UnitAttr.get()
 
     def finish(self, args: list[ArgSpec]):
         """Records the argument list, closes the function and verifies the module."""

@@ -16,7 +16,8 @@ from .kernel import (
     reduction_shape,
 )
 from .ops import BY_MNEMONIC, DimRuleError
-from .reductions import REDUCTIONS, check_shape
+from .reductions import REDUCTIONS, check_shape, reduction_def
+from .reductions.base import SCHEME_REDUCTIONS
 
 
 def _dim(value) -> int:
@@ -73,9 +74,9 @@ def _check_reduction(red) -> None:
     from mlir import ir
 
     kind = ir.StringAttr(red.attributes["kind"]).value
-    if kind not in REDUCTIONS:
+    if kind not in REDUCTIONS and kind not in SCHEME_REDUCTIONS:
         raise DimensionError(f"keir.reduction at {red.location}: unknown kind {kind!r}")
     try:
-        check_shape(REDUCTIONS[kind], reduction_shape(red))
+        check_shape(reduction_def(kind), reduction_shape(red))
     except DimRuleError as e:
         raise DimensionError(f"{kind} reduction at {red.location}: {e}") from None

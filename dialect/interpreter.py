@@ -19,7 +19,7 @@ from .kernel import (
     signature,
 )
 from .ops import BY_MNEMONIC
-from .reductions import REDUCTIONS, RedShape
+from .reductions import RedShape, reduction_def
 
 
 def _leaf(op, args, dtype):
@@ -54,7 +54,7 @@ def evaluate(module, args, sizes: tuple[int, int] | None = None) -> np.ndarray:
             if spec.weight_dim:
                 G = np.broadcast_to(env[red.operands[1]], (M, N, spec.weight_dim))
             shape = RedShape(spec.formula_dim, spec.weight_dim, spec.k)
-            out = REDUCTIONS[spec.reduction].ref(F, G, sig.axis, shape)
+            out = reduction_def(spec.reduction).ref(F, G, sig.axis, shape)
             outs.append(np.ascontiguousarray(out, dtype=dtype).reshape(-1, spec.out_dim))
     return outs[0] if len(outs) == 1 else tuple(outs)
 

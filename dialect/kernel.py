@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import KeirError
-from .reductions import REDUCTIONS, RedShape
+from .reductions import RedShape, reduction_def
 from .signature import Output, Signature
 
 
@@ -80,7 +80,7 @@ def _output(red) -> Output:
 
     kind = ir.StringAttr(red.attributes["kind"]).value
     shape = reduction_shape(red)
-    return Output(kind, shape.f, REDUCTIONS[kind].out_dim(shape), shape.k, shape.g)
+    return Output(kind, shape.f, reduction_def(kind).out_dim(shape), shape.k, shape.g)
 
 
 def signature(func) -> Signature:
@@ -109,13 +109,15 @@ def kernel_signature(funcs) -> Signature:
     return replace(sigs[0], outputs=tuple(o for s in sigs for o in s.outputs))
 
 
+def _dims(o) -> tuple[int, int, int]:
+    return o.formula_dim, o.weight_dim, o.k
+
+
 def states_signature(sig: Signature) -> Signature:
     """`sig` of a kernel built with keir-tile-cpu{states}: each output holds its reduction's
     raw state (ReductionDef.state_len lanes per row) instead of the finalised result."""
     outputs = tuple(
-        replace(
-            o, out_dim=REDUCTIONS[o.reduction].state_len(RedShape(o.formula_dim, o.weight_dim, o.k))
-        )
+        replace(o, out_dim=reduction_def(o.reduction).state_len(RedShape(*_dims(o))))
         for o in sig.outputs
     )
     return replace(sig, outputs=outputs, states=True)

@@ -332,6 +332,8 @@ def build_tree(spec, dtype: str, name: str = "keir_kernel", module=None):
 
 def _build(spec, dtype: str, name: str, module):
     reduction = spec.reduction
+    spec.options.check_dtype(dtype)
+    kind = spec.options.reduction_kind(reduction.kind)
     with KernelBuilder(dtype, name=name, formula=spec.text, module=module) as kb:
         walker = _Walker(kb, spec.text, list(spec.aliases))
         operands = [walker.build(spec.formula)]
@@ -339,7 +341,9 @@ def _build(spec, dtype: str, name: str, module):
             walker.text = kb.formula = spec.weight_text
             operands.append(walker.build(reduction.weight))
             kb.formula = walker.text = spec.text
-        kb.reduction(reduction.kind, operands, reduction.axis, reduction.k, column=0)
+        kb.reduction(kind, operands, reduction.axis, reduction.k, column=0)
+        if spec.options.scheme(reduction.kind) == "block_sum":
+            kb.block_sum()
         args = walker.argspecs()
         module = kb.finish(args)
     return module, args

@@ -18,22 +18,29 @@ from dataclasses import dataclass, field, replace
 
 from lark import Token, Tree
 
-from ..errors import FormulaSyntaxError, NotSupportedError
+from ..errors import ArgumentError, FormulaSyntaxError, NotSupportedError
 from .aliases import Alias, parse_aliases
 from .formula import ReductionSpec, build_tree, split_reduction
 from .parser import parse
 
-SUM_SCHEMES = ("auto", "direct_sum", "block_sum")  # keir's own order; no Kahan compensation
+SUM_SCHEMES = ("auto", "direct_sum", "block_sum", "kahan_scheme")
+# pykeops' "sum type" reductions (its reduction_op_internal names and keir's own for them): the
+# only ones that take dtype_acc != "auto", block_sum or kahan_scheme.
+SUM_LIKE = ("Sum", "LogSumExp", "Max_SumShiftExp", "Max_SumShiftExpWeight", "SumSoftMaxWeight")
 
 
 @dataclass(frozen=True)
 class Options:
-    """pykeops' accumulation and compilation options, checked once for every front end.
+    """pykeops' accumulation and compilation options, checked once for every front end
+    (numpy Genred, LazyTensor, keir.torch) with pykeops 2.3's rules (get_optional_flags).
 
-    keir accumulates in the kernel's dtype in a fixed blocked order (each vector lane sums its
-    share of the reduced index, the lanes are added at the end): pykeops' "direct_sum" and
-    "block_sum" are both accepted for it; options that would change the numbers beyond
-    rounding (Kahan compensation, another accumulation dtype) are refused, not ignored.
+    `check(kind)` resolves them as pykeops does: use_double_acc means dtype_acc="float64", and
+    sum_scheme "auto" is "block_sum" for sum-like reductions, "direct_sum" otherwise. keir's
+    plain loop is already blocked (each vector lane and thread sums its share of the reduced
+    index, the partial sums are added at the end), so "direct_sum" and "block_sum" compile to
+    it; "kahan_scheme" compiles a compensated Sum (dialect/reductions/compensated.py). What keir
+    cannot compile yet (Kahan for the shifted-exp sums, an accumulator wider than the data) is
+    refused with NotSupportedError, never ignored.
     """
 
     dtype_acc: str = "auto"
@@ -43,15 +50,75 @@ class Options:
     rec_multVar_highdim: bool = False
     use_fast_math: bool = True
 
-    def check(self, dtype: str | None) -> Options:
-        if self.use_double_acc or self.dtype_acc not in ("auto", dtype):
-            raise NotSupportedError("accumulation in another dtype is not supported yet")
-        if self.sum_scheme not in SUM_SCHEMES:
-            raise NotSupportedError(
-                f"sum_scheme={self.sum_scheme!r} is not supported yet: keir sums in its own "
-                f"blocked order (accepted: {', '.join(SUM_SCHEMES)})"
+    def check(self, kind: str) -> Options:
+        """These options for reduction `kind`, resolved; pykeops' errors (as ArgumentError)."""
+        dtype_acc, scheme = self.dtype_acc, self.sum_scheme
+        if dtype_acc not in ("auto", "float16", "float32", "float64"):
+            raise ArgumentError(
+                f"invalid value for option dtype_acc: {dtype_acc!r} (one of 'auto', "
+                "'float16', 'float32', 'float64')"
             )
-        return self
+        if dtype_acc != "auto" and self.use_double_acc:
+            raise ArgumentError("you cannot set both options use_double_acc and dtype_acc.")
+        if self.use_double_acc:
+            dtype_acc = "float64"
+        summing = kind in SUM_LIKE
+        if dtype_acc != "auto" and not summing:
+            raise ArgumentError(
+                "parameter dtype_acc should be set to 'auto' for no-sum type reductions "
+                f"(Min, Max, ArgMin, etc.), got {dtype_acc!r} for {kind}"
+            )
+        if scheme not in SUM_SCHEMES:
+            raise ArgumentError(
+                f"invalid value for option sum_scheme : {scheme!r} should be one of "
+                f"{', '.join(map(repr, SUM_SCHEMES))}"
+            )
+        if scheme == "auto":
+            scheme = "block_sum" if summing else "direct_sum"
+        if scheme != "direct_sum" and not summing:
+            raise ArgumentError(
+                f'sum_scheme="{scheme}" is only valid for sum type reductions, not {kind}'
+            )
+        if scheme == "kahan_scheme" and kind != "Sum":
+            raise NotSupportedError(
+                f'sum_scheme="kahan_scheme" is not supported yet for {kind} (only for Sum)'
+            )
+        # sum_scheme stays as given: "auto" may compile differently from an explicit choice
+        # (the GPU kernels have their own order, refused only when asked for by name)
+        return replace(self, dtype_acc=dtype_acc, use_double_acc=False)
+
+    def check_dtype(self, dtype: str) -> None:
+        """The accumulator dtype against the data's (known at call time)."""
+        if self.dtype_acc in ("auto", dtype) or (dtype, self.dtype_acc) == ("float32", "float64"):
+            return
+        raise ArgumentError(
+            f"dtype_acc={self.dtype_acc!r} is not allowed for {dtype} data (pykeops: float32 "
+            "only for float16/float32 data, float64 for float32/float64 data)"
+        )
+
+    def wider(self, dtype: str) -> bool:
+        """A float64 accumulator for `dtype` data: keir runs the float64 kernel on the data
+        converted to float64 (the formula too is evaluated in float64) and returns `dtype`."""
+        return dtype == "float32" and self.dtype_acc == "float64"
+
+    def on_gpu_refused(self, kind: str, dtype: str) -> str:
+        """What of these options keir-tile-gpu does not compile ("" if none): its kernels sum
+        in their own order, so an explicit scheme or a wider accumulator is refused there."""
+        if self.sum_scheme in ("block_sum", "kahan_scheme") and kind in SUM_LIKE:
+            return f"sum_scheme={self.sum_scheme!r}"
+        if self.wider(dtype):
+            return f"dtype_acc={self.dtype_acc!r} for {dtype} data"
+        return ""
+
+    def scheme(self, kind: str) -> str:
+        """The summation scheme for reduction `kind` ("auto" resolved as pykeops does)."""
+        if self.sum_scheme != "auto":
+            return self.sum_scheme
+        return "block_sum" if kind in SUM_LIKE else "direct_sum"
+
+    def reduction_kind(self, kind: str) -> str:
+        """The dialect reduction that compiles `kind` under these (checked) options."""
+        return "Sum_Kahan" if kind == "Sum" and self.scheme(kind) == "kahan_scheme" else kind
 
 
 @dataclass(frozen=True)

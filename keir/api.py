@@ -87,10 +87,34 @@ class _Compiled:
         device = (
             None if ranges is not None and backend == "auto" else cuda.select(backend, device_id)
         )
-        kernel = self.kernel(self.dtype or _infer_dtype(args), device, ranges is not None)
-        if ranges is not None:
+        dtype = self.dtype or _infer_dtype(args)
+        accurate = self.spec.options
+        refused = device is not None and accurate.on_gpu_refused(self.spec.reduction.kind, dtype)
+        if refused:
+            raise NotSupportedError(f"{refused} is not supported on the GPU backend yet")
+        ranged = ranges is not None
+        if ranged:
             options["ranges"] = ranges
-        return results.call(kernel, args, **options)
+        if accurate.wider(dtype):
+            wide = [_as_float64(a) for a in args]
+            kernel = self.kernel("float64", device, ranged)
+            return _as_dtype(results.call(kernel, wide, **options), dtype)
+        return results.call(self.kernel(dtype, device, ranged), args, **options)
+
+
+def _as_float64(a):
+    """A float32 argument as float64 (dtype_acc="float64"); anything else as it is (the
+    launcher checks and names bad arguments)."""
+    if getattr(getattr(a, "dtype", None), "type", None) is np.float32:
+        return np.asarray(a, dtype=np.float64)
+    return a
+
+
+def _as_dtype(result, dtype: str):
+    """The float parts of a float64 result in `dtype` (indices stay int64)."""
+    if isinstance(result, tuple):
+        return tuple(_as_dtype(r, dtype) for r in result)
+    return result.astype(dtype) if result.dtype == np.float64 else result
 
 
 def _alias_list(aliases) -> list:
@@ -144,7 +168,9 @@ class Genred:
         k = _k(reduction_op, opt_arg) if REDUCTIONS[kind].uses_k else 0
         options = Options(
             dtype_acc, use_double_acc, sum_scheme, enable_chunks, rec_multVar_highdim, use_fast_math
-        ).check(dtype)
+        ).check(kind)
+        if dtype is not None:
+            options.check_dtype(dtype)
         self.formula, self.aliases, self.reduction_op, self.axis = (
             formula,
             _alias_list(aliases),

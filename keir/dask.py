@@ -23,7 +23,7 @@ import numpy as np
 
 from .api import Genred as _NumpyGenred
 from .api import _infer_dtype
-from .errors import ArgumentError
+from .errors import ArgumentError, NotSupportedError
 from .frontend.spec import KernelSpec
 from .gradients import GradFunction, _rows, forward_spec
 
@@ -134,6 +134,11 @@ class _Reduction:
         if len(args) != len(spec.aliases):
             raise ArgumentError(f"expected {len(spec.aliases)} arrays, got {len(args)}")
         dtype = self.dtype or _infer_dtype(args)
+        if spec.options.wider(dtype):
+            raise NotSupportedError(
+                f"dtype_acc={spec.options.dtype_acc!r} for {dtype} arrays is not supported by "
+                "keir.dask yet (pass float64 arrays)"
+            )
         out_cat = 0 if spec.reduction.axis == 1 else 1
         arrays = _aligned(
             [a.cat for a in spec.aliases], args, dtype, [a.name for a in spec.aliases]
@@ -143,9 +148,9 @@ class _Reduction:
         output = next((a for a, c in blocks if c == out_cat), None)
         if reduced is None or output is None:
             raise ArgumentError("keir.dask needs an i-indexed and a j-indexed dask argument")
-        from .dialect.reductions import REDUCTIONS
+        from .dialect.reductions import reduction_def
 
-        state_len = REDUCTIONS[self.kind].state_len(self.shape)
+        state_len = reduction_def(self.kind).state_len(self.shape)
         states = _states_graph(spec, dtype, blocks, out_cat, output, reduced, state_len)
         merge = _Merge(self.kind, self.shape, dtype)
         merged = da.reduction(

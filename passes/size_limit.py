@@ -20,7 +20,7 @@ TensorProd(x, y), D = 30: 8,160 (18,000 ops), 12 s; a flat sum of 10^4 scalar te
 from __future__ import annotations
 
 from ..dialect.kernel import find_reductions, kernel_funcs, reduction_shape
-from ..dialect.reductions import REDUCTIONS
+from ..dialect.reductions import reduction_def
 from ..errors import LimitError
 
 MAX_UNROLLED = 8192  # components: Exp(-SqDist(x,y))*x at Vi(800) (8,000): 10 s of CPU
@@ -47,7 +47,7 @@ def unrolled_size(func) -> tuple[float, object]:
     stack = [v.owner for r in reds for v in r.operands]
     for red in reds:
         kind = ir.StringAttr(red.attributes["kind"]).value
-        total += OUTPUT_WEIGHT * REDUCTIONS[kind].out_dim(reduction_shape(red))
+        total += OUTPUT_WEIGHT * reduction_def(kind).out_dim(reduction_shape(red))
     while stack:  # the ops the reductions depend on (iteratively: formulas may be 10^4 deep)
         op = stack.pop()
         if not isinstance(op, ir.OpView) or op in seen:

@@ -47,6 +47,7 @@ import numpy as np
 from mlir import ir
 from mlir.dialects import arith, func, llvm, memref, scf, vector
 
+from ..dialect.builders import BLOCK_SUM
 from ..dialect.check import check_module
 from ..dialect.kernel import find_reductions, int_attr, kernel_funcs, signature, states_signature
 from ..errors import CompileError
@@ -149,6 +150,9 @@ def _blocking(sig, reds, rows: int | None, cols: int | None) -> tuple[int, int]:
 TILE_BYTES = 128 * 1024
 CHUNK_BLOCKS = 8  # register blocks per parallel work item (chunk), at most...
 MIN_CHUNKS = 16  # ...but fewer when that would leave fewer chunks than this (threads idle)
+# block_sum: terms per state lane summed before a merge into the running total (pykeops
+# uses sqrt(N) per thread; ~sqrt of the terms per lane at N = 10^6)
+BLOCK_TERMS = 256
 STATE_BUFFER = 1 << 16  # elements of the per-chunk stack buffer of states, at most
 
 
@@ -183,8 +187,15 @@ def _lower_kernel(
         d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat
     )
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
+    block_sum = BLOCK_SUM in old.attributes
+    if block_sum and not tile:
+        steps = min(steps, BLOCK_TERMS)
     k = _Kernel(old, sig, arrays, outs, sizes[sig.out_cat], sizes[1 - sig.out_cat], reds)
     k.raw_states = states
+    # sum_scheme="block_sum": each tile of T columns (TILE_BYTES of reduced-index data, and
+    # at most BLOCK_TERMS terms per state lane) is summed from fresh states, then merged into
+    # the running total
+    k.block_sum = block_sum
     k.control = entry.arguments[n_args + n_out + 2]
     k.R, k.C, k.L, k.T, k.vtype = R, C, L, max(1, steps) * L * C, vtype
     if ranges:
@@ -311,7 +322,8 @@ class _Kernel:
                     {pos: [vector.broadcast(self.vtype, v) for v in ls] for pos, ls in f.items()}
                     for f in fixed
                 ]
-                loop = scf.ForOp(t0, t1, index_const(step), restore(block))
+                start = _flat(template) if self.block_sum else restore(block)
+                loop = scf.ForOp(t0, t1, index_const(step), start)
                 with ir.InsertionPoint(loop.body):
                     c = loop.induction_variable
                     loads = _column_loader(
@@ -331,7 +343,10 @@ class _Kernel:
                     ]  # [column][row]
                     given = [list(per_row) for per_row in zip(*given)]  # [row][column]
                     _step(self.old, ve, wide, loads, columns, self.reds, self.ops, carried, given)
-                save(block, list(loop.results))
+                tile = list(loop.results)
+                if self.block_sum:
+                    tile = self.merge_tile(ve, template, restore(block), tile)
+                save(block, tile)
                 scf.YieldOp([])
             scf.YieldOp([])
         each = scf.ForOp(b0, b1, index_const(1), [])
@@ -351,6 +366,15 @@ class _Kernel:
                 merged.append(row)
             self.finish(rows, fixed, n_vec, merged)
             scf.YieldOp([])
+
+    def merge_tile(self, ve, like, total: list, tile: list) -> list:
+        """block_sum: the states of one tile (flat, per row and column vector, shaped `like`)
+        merged into the running ones."""
+        merged = [
+            [red.merge(ve, a, b, shape) for (red, shape, _), a, b in zip(self.reds, ta, tb)]
+            for ta, tb in zip(_unflat(total, like), _unflat(tile, like))
+        ]
+        return _flat(merged)
 
     def finish(self, rows, fixed, start, merged) -> None:
         """The scalar loop over [start, n) from the per-row states `merged`, then the stores of

@@ -17,9 +17,9 @@ FLOAT32_INDEX_LIMIT = 16_000_000
 
 def check_index_range(reduction: str, dtype: str, reduced: int) -> None:
     """Refuses float32 index reductions over more rows than float32 counts exactly."""
-    from ..dialect.reductions import REDUCTIONS
+    from ..dialect.reductions import reduction_def
 
-    if REDUCTIONS[reduction].indices and dtype == "float32" and reduced > FLOAT32_INDEX_LIMIT:
+    if reduction_def(reduction).indices and dtype == "float32" and reduced > FLOAT32_INDEX_LIMIT:
         raise ArgumentError(
             f"{reduction} over more than {FLOAT32_INDEX_LIMIT:,} rows needs float64: "
             "float32 cannot represent larger indices exactly"
@@ -54,6 +54,6 @@ def write_out(out, result: np.ndarray) -> np.ndarray:
 def postprocess(kind: str, out: np.ndarray, k: int = 0):
     """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`
     (the reduction's own `output` rule: int64 indices, (values, indices) pairs, K axes)."""
-    from ..dialect.reductions import REDUCTIONS
+    from ..dialect.reductions import reduction_def
 
-    return REDUCTIONS[kind].output(out, k)
+    return reduction_def(kind).output(out, k)

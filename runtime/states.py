@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dialect.reductions import REDUCTIONS, RedShape
+from ..dialect.reductions import RedShape, reduction_def
 
 
 class NumpyLanes:
@@ -93,7 +93,7 @@ class States:
     """The merge, index shift and finish of one reduction's states ((rows, state_len) arrays)."""
 
     def __init__(self, kind: str, shape: RedShape, dtype):
-        self.red, self.shape, self.e = REDUCTIONS[kind], shape, NumpyLanes(dtype)
+        self.red, self.shape, self.e = reduction_def(kind), shape, NumpyLanes(dtype)
 
     def _columns(self, state: np.ndarray) -> list:
         return [state[:, k] for k in range(state.shape[1])]

@@ -95,12 +95,20 @@ def as_indices(out: np.ndarray) -> np.ndarray:
     return out.astype(np.int64) if isinstance(out, np.ndarray) else out.long()
 
 
-REDUCTIONS: dict[str, ReductionDef] = {}
+REDUCTIONS: dict[str, ReductionDef] = {}  # the reductions formulas and Genred may name
+# Dialect-only reductions a front end compiles a named one to under pykeops' accumulation
+# options (Sum under kahan_scheme -> Sum_Kahan): in kernel IR, never in a formula.
+SCHEME_REDUCTIONS: dict[str, ReductionDef] = {}
 
 
-def register(*defs: ReductionDef) -> None:
+def register(*defs: ReductionDef, table: dict | None = None) -> None:
     for d in defs:
-        REDUCTIONS[d.name] = d
+        (REDUCTIONS if table is None else table)[d.name] = d
+
+
+def reduction_def(kind: str) -> ReductionDef:
+    """The ReductionDef of a keir.reduction's kind in kernel IR (named or dialect-only)."""
+    return REDUCTIONS[kind] if kind in REDUCTIONS else SCHEME_REDUCTIONS[kind]
 
 
 def check_shape(red: ReductionDef, shape: RedShape) -> int:

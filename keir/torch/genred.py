@@ -2,9 +2,10 @@
 
 Same constructor and call signatures as pykeops 2.3. Options keir has are honoured; those that
 only tune KeOps' CUDA code (enable_chunks, rec_multVar_highdim, use_fast_math) are accepted
-and have no effect on the CPU; those that would change the numbers keir computes (another
-accumulation dtype, Kahan summation) raise keir.NotSupportedError. Block-sparse `ranges`
-run on the CPU (keir.runtime.ranges); gradients read the half of the 6-tuple their axis names.
+and have no effect on the CPU; the accumulation options (dtype_acc, use_double_acc,
+sum_scheme) are checked and compiled by the numpy Genred (frontend/spec.py Options), and what
+keir cannot compile yet raises keir.NotSupportedError. Block-sparse `ranges` run on the CPU
+(keir.runtime.ranges); gradients read the half of the 6-tuple their axis names.
 """
 
 from __future__ import annotations
@@ -14,36 +15,13 @@ import re
 import torch
 
 from ..api import Genred as NumpyGenred
-from ..errors import ArgumentError, NotSupportedError
+from ..errors import ArgumentError
 from ..frontend.aliases import parse_aliases
-from ..frontend.spec import SUM_SCHEMES
 from .autograd import Reduction
 from .batch import run_batched
-from .tensors import FLOATS, check
+from .tensors import check
 
 _VAR = re.compile(r"Var\((\d+),(\d+),(\d+)\)")
-
-
-def check_options(dtype_acc, use_double_acc, sum_scheme) -> None:
-    if sum_scheme not in SUM_SCHEMES:
-        raise NotSupportedError(
-            f"sum_scheme={sum_scheme!r} is not supported: keir sums in its own blocked order "
-            f"(accepted: {', '.join(SUM_SCHEMES)})"
-        )
-    if dtype_acc not in ("auto", "float32", "float64"):
-        raise NotSupportedError(f"dtype_acc={dtype_acc!r} is not supported")
-    if use_double_acc and dtype_acc not in ("auto", "float64"):
-        raise ArgumentError("give use_double_acc=True or dtype_acc, not both")
-
-
-def check_accumulation(dtype: torch.dtype, dtype_acc, use_double_acc) -> None:
-    """keir accumulates in the inputs' dtype: refuse a request for another one."""
-    wanted = "float64" if use_double_acc else dtype_acc
-    if wanted not in ("auto", FLOATS[dtype]):
-        raise NotSupportedError(
-            f"accumulation in {wanted} for {FLOATS[dtype]} tensors is not supported: keir "
-            "accumulates in the inputs' dtype (pass float64 tensors for float64 sums)"
-        )
 
 
 def complete_aliases(formula: str, aliases) -> list[str]:
@@ -80,14 +58,20 @@ class Genred:
         rec_multVar_highdim=False,
         use_fast_math=True,
     ):
-        check_options(dtype_acc, use_double_acc, sum_scheme)
         aliases = complete_aliases(formula + (formula2 or ""), aliases)
         genred = NumpyGenred(
-            formula, aliases, reduction_op, axis, opt_arg=opt_arg, formula2=formula2
+            formula,
+            aliases,
+            reduction_op,
+            axis,
+            opt_arg=opt_arg,
+            formula2=formula2,
+            dtype_acc=dtype_acc,
+            use_double_acc=use_double_acc,
+            sum_scheme=sum_scheme,
         )
         self.formula, self.aliases, self.reduction_op = formula, genred.aliases, reduction_op
         self.axis, self.opt_arg, self.formula2 = axis, opt_arg, formula2
-        self.dtype_acc, self.use_double_acc = dtype_acc, use_double_acc
         self._reduction = Reduction(genred)
 
     @property
@@ -100,8 +84,7 @@ class Genred:
                 f"expected {self.nargs} tensors ({', '.join(self._reduction.names)}), "
                 f"got {len(args)}"
             )
-        tensors, dtype = check(self._reduction.names, args)
-        check_accumulation(dtype, self.dtype_acc, self.use_double_acc)
+        tensors, _ = check(self._reduction.names, args)
         result = run_batched(self._reduction, tensors, (backend, device_id, ranges))
         return result if out is None else _into(out, result)
 

@@ -15,7 +15,7 @@ from ..errors import ArgumentError, NotSupportedError
 from ..lazy.reduce import conjugate_gradient, solve_options
 from ..numpy.solve import KernelSolve as NumpyKernelSolve
 from .batch import batch_shape
-from .genred import Genred, check_accumulation
+from .genred import Genred
 from .tensors import check
 
 
@@ -65,8 +65,7 @@ class KernelSolve(NumpyKernelSolve):
         g = self._genred
         if len(args) != g.nargs:
             raise ArgumentError(f"expected {g.nargs} tensors, got {len(args)}")
-        tensors, dtype = check(g._reduction.names, args)
-        check_accumulation(dtype, g.dtype_acc, g.use_double_acc)
+        tensors, _ = check(g._reduction.names, args)
         opts = (backend, device_id, ranges)
         return solve(g._reduction, tensors, self.varinvpos, alpha, eps, opts)
 

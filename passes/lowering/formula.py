@@ -66,10 +66,10 @@ def split_state(lanes: list, like: list[list]) -> list[list]:
 
 def reductions_of(sig) -> list:
     """(ReductionDef, RedShape, Output) of each output of a kernel signature."""
-    from ...dialect.reductions import REDUCTIONS, RedShape
+    from ...dialect.reductions import RedShape, reduction_def
 
     return [
-        (REDUCTIONS[o.reduction], RedShape(o.formula_dim, o.weight_dim, o.k), o)
+        (reduction_def(o.reduction), RedShape(o.formula_dim, o.weight_dim, o.k), o)
         for o in sig.outputs
     ]
 

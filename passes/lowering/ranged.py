@@ -10,7 +10,9 @@
             at most two masked vector steps for the partial tiles at a and b
           merge the L lanes, finalize, store the rows of the block below r1
 
-Only the listed pairs are computed: the skipped blocks cost nothing, so the time follows the
+With sum_scheme="block_sum", each reduced range is summed from fresh states and merged into
+the row's total (blocks of one range, rather than the dense loop's BLOCK_TERMS). Only the
+listed pairs are computed: the skipped blocks cost nothing, so the time follows the
 number of kept pairs. The reduced-index arrays stay in layout "tiles" (the launcher's, from
 index 0): a range starting inside a tile reads that tile and masks the lanes outside [a, b),
 so no range needs its own copy of the data. A masked step computes the formula on all L lanes
@@ -70,7 +72,10 @@ def _block(k, first, r1, s0, s1, red, vector_lanes: bool) -> None:
         s = arith.muli(slices.induction_variable, index_const(2))
         a, b = _index(red, s), _index(red, arith.addi(s, index_const(1)))
         states = list(slices.inner_iter_args)
-        if vector_lanes:
+        if vector_lanes and k.block_sum:  # each reduced range summed apart, then merged
+            fresh = _vector_range(k, e, rows, fixed, a, b, _flat(template))
+            states = k.merge_tile(e, template, states, fresh)
+        elif vector_lanes:
             states = _vector_range(k, e, rows, fixed, a, b, states)
         else:
             states = _scalar_range(k, rows, fixed, a, b, states)
