@@ -59,3 +59,24 @@ def test_online_backend_matches_tensorized(geomloss_on_keir, loss, kw, batch):
     # the tensorized backend expands |x - y|^2 = |x|^2 - 2 x.y + |y|^2: not bit-identical
     for got, ref in zip(*results):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-9)
+
+
+def test_multiscale_backend_runs_on_keir_ranges(geomloss_on_keir):
+    """The "multiscale" backend (keir.torch.cluster + block-sparse ranges): with every block
+    kept (truncate large), its coarse-to-fine Sinkhorn lands on the online backend's loss;
+    with the default truncation it drops far blocks and stays close."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(800, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(900, 3, generator=g, dtype=torch.float64) * 0.8 + 0.1
+    kw = {"p": 2, "blur": 0.05, "scaling": 0.7}
+    online = geomloss_on_keir.SamplesLoss("sinkhorn", backend="online", **kw)(x, y)
+    (g_online,) = torch.autograd.grad(online, x)
+    for truncate, tol in ((1e9, 0.01), (5, 0.05)):
+        L = geomloss_on_keir.SamplesLoss(
+            "sinkhorn", backend="multiscale", truncate=truncate, cluster_scale=0.1, **kw
+        )
+        value = L(x, y)
+        (grad,) = torch.autograd.grad(value, x)
+        assert abs(value.item() - online.item()) < tol * online.item()
+        # the multiscale scheme's own annealing moves the potentials a little (pykeops too)
+        assert (grad - g_online).abs().max() < 0.1 * g_online.abs().max()
