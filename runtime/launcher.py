@@ -60,24 +60,10 @@ class Kernel:
         if len(args) != len(sig.arg_cats):
             raise ArgumentError(f"expected {len(sig.arg_cats)} arrays, got {len(args)}")
         dtype = np.dtype(sig.dtype)
-        arrays, sizes = [], {0: None, 1: None}
-        for name, cat, dim, a in zip(self.names, sig.arg_cats, sig.arg_dims, args):
-            a = _as_2d(name, a, cat, dtype)
-            if a.shape[1] != dim:
-                raise ArgumentError(
-                    f"{name}: expected inner dimension {dim} ({CAT_NAMES[cat]} variable), "
-                    f"got an array of shape {a.shape}"
-                )
-            if cat in sizes:
-                if sizes[cat] is not None and sizes[cat][1] != a.shape[0]:
-                    raise ArgumentError(
-                        f"{name}: has {a.shape[0]} rows but {sizes[cat][0]} has {sizes[cat][1]};"
-                        f" all {CAT_NAMES[cat]}-indexed arrays must have the same number of rows"
-                    )
-                sizes[cat] = (name, a.shape[0])
-            arrays.append(a)
-        M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
-        return arrays, M, N
+        arrays = [
+            _as_2d(name, a, cat, dtype) for name, cat, a in zip(self.names, sig.arg_cats, args)
+        ]
+        return (arrays, *check_shapes(sig, self.names, arrays, "an array"))
 
     def __call__(self, *args, threads: int | None = None, progress=None, ranges=None):
         outs = self.run_prepared(
@@ -155,6 +141,27 @@ class Kernel:
             self._fn(*fields)
         finally:
             set_(before)
+
+
+def check_shapes(sig: Signature, names, arrays, kind: str) -> tuple[int, int]:
+    """(M, N) of 2-D arrays (or device tensors: anything with a shape) for `sig`, after checking
+    each inner dimension and that the arrays of one index have the same rows."""
+    sizes = {0: None, 1: None}
+    for name, cat, dim, a in zip(names, sig.arg_cats, sig.arg_dims, arrays):
+        if a.shape[1] != dim:
+            raise ArgumentError(
+                f"{name}: expected inner dimension {dim} ({CAT_NAMES[cat]} variable), "
+                f"got {kind} of shape {tuple(a.shape)}"
+            )
+        if cat in sizes:
+            if sizes[cat] is not None and sizes[cat][1] != a.shape[0]:
+                raise ArgumentError(
+                    f"{name}: has {a.shape[0]} rows but {sizes[cat][0]} has {sizes[cat][1]};"
+                    f" all {CAT_NAMES[cat]}-indexed arrays must have the same number of rows"
+                )
+            sizes[cat] = (name, a.shape[0])
+    M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
+    return M, N
 
 
 def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import torch
 
-from ..dialect.signature import CAT_NAMES
 from ..errors import ArgumentError, CompileError, NotSupportedError
 from ..runtime import cuda
+from ..runtime.launcher import check_shapes
 from ..runtime.results import check_index_range, postprocess
 from . import tensors as seam
 from .tensors import FLOATS, TORCH_DTYPES
@@ -89,26 +89,13 @@ def prepare(names, sig, tensors) -> tuple[list[torch.Tensor], int, int]:
     contiguous tensor of the right dtype (others are copied on their device)."""
     if len(tensors) != len(sig.arg_cats):
         raise ArgumentError(f"expected {len(sig.arg_cats)} tensors, got {len(tensors)}")
-    dtype, arrays, sizes = TORCH_DTYPES[sig.dtype], [], {0: None, 1: None}
-    for name, cat, dim, t in zip(names, sig.arg_cats, sig.arg_dims, tensors):
+    dtype, arrays = TORCH_DTYPES[sig.dtype], []
+    for name, cat, t in zip(names, sig.arg_cats, tensors):
         t = t.detach().resolve_neg().resolve_conj().to(dtype).contiguous()
         t = t.reshape(1, -1) if cat == 2 else t.reshape(-1, 1) if t.dim() == 1 else t
         if t.dim() != 2:
             raise ArgumentError(
                 f"{name}: expected a 2-D array (rows, dim), got shape {tuple(t.shape)}"
             )
-        if t.shape[1] != dim:
-            raise ArgumentError(
-                f"{name}: expected inner dimension {dim} ({CAT_NAMES[cat]} variable), "
-                f"got a tensor of shape {tuple(t.shape)}"
-            )
-        if cat in sizes:
-            if sizes[cat] is not None and sizes[cat][1] != t.shape[0]:
-                raise ArgumentError(
-                    f"{name}: has {t.shape[0]} rows but {sizes[cat][0]} has {sizes[cat][1]};"
-                    f" all {CAT_NAMES[cat]}-indexed arrays must have the same number of rows"
-                )
-            sizes[cat] = (name, t.shape[0])
         arrays.append(t)
-    M, N = ((s[1] if s else 1) for s in (sizes[0], sizes[1]))
-    return arrays, M, N
+    return (arrays, *check_shapes(sig, names, arrays, "a tensor"))
