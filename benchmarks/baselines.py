@@ -137,10 +137,16 @@ def c_library(dtype: str):
     if dtype not in _LIBS:
         src = Path(__file__).with_name("gauss_loop.c")
         so = Path(tempfile.mkdtemp()) / f"loops_{dtype}.so"
+        obj = so.with_suffix(".o")
         real = "float" if dtype == "float32" else "double"
-        cmd = ["cc", *C_FLAGS, "-shared", "-fPIC", f"-DREAL={real}", str(src), "-o", str(so)]
+        # compiled with -ffast-math, linked without it: a -ffast-math link adds crtfastmath.o,
+        # whose constructor turns on flush-to-zero and denormals-are-zero for the whole process
+        # when the library loads (keir's own accuracy tests then saw denormals as 0)
+        compile_ = ["cc", *C_FLAGS, "-c", "-fPIC", f"-DREAL={real}", str(src), "-o", str(obj)]
+        link = ["cc", "-shared", "-fopenmp", str(obj), "-o", str(so), "-lm"]
         try:
-            subprocess.run([*cmd, "-lm"], check=True, capture_output=True)
+            subprocess.run(compile_, check=True, capture_output=True)
+            subprocess.run(link, check=True, capture_output=True)
         except (OSError, subprocess.CalledProcessError):
             _LIBS[dtype] = None
         else:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..dialect.signature import Signature
-from ..errors import ArgumentError
+from ..errors import ArgumentError, NotSupportedError
 from .launcher import Kernel
 
 
@@ -97,9 +97,11 @@ class GpuKernel(Kernel):
         self.names = names or [f"argument {k}" for k in range(len(sig.arg_cats))]
 
     def run_prepared(
-        self, arrays: list[np.ndarray], M: int, N: int, threads=None, progress=None
+        self, arrays: list[np.ndarray], M: int, N: int, threads=None, progress=None, ranges=None
     ) -> list[np.ndarray]:
         """As Kernel.run_prepared; `threads` and `progress` do not apply to a device."""
+        if ranges is not None:
+            raise NotSupportedError("block-sparse ranges run on the CPU backend only")
         sig, prog = self.sig, self.program
         rows, n = (M, N) if sig.out_cat == 0 else (N, M)
         outs = [np.empty((rows, o.out_dim), dtype=sig.dtype) for o in sig.outputs]

@@ -66,9 +66,8 @@ class Kernel:
         return (arrays, *check_shapes(sig, self.names, arrays, "an array"))
 
     def __call__(self, *args, threads: int | None = None, progress=None, ranges=None):
-        outs = self.run_prepared(
-            *self.prepare(args), threads=threads, progress=progress, ranges=ranges
-        )
+        extra = {} if ranges is None else {"ranges": ranges}  # (device kernels have none)
+        outs = self.run_prepared(*self.prepare(args), threads=threads, progress=progress, **extra)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def run_prepared(

@@ -51,5 +51,7 @@ def test_numpy_generic_ops_and_kernel_solve():
                         axis=1)  # fmt: skip
     sol = ks(x, x, b, alpha=0.5, eps=1e-12)
     np.testing.assert_allclose(sol, np.linalg.solve(np.exp(-d) + 0.5 * np.eye(12), b), atol=1e-9)
-    with pytest.raises(keir.NotSupportedError, match="ranges"):
+    full = (np.array([[0, 12]]), np.array([1]), np.array([[0, 12]]))
+    np.testing.assert_allclose(ks(x, x, b, alpha=0.5, eps=1e-12, ranges=full * 2), sol, atol=1e-9)
+    with pytest.raises(keir.ArgumentError, match="ranges_i must be an integer array"):
         ks(x, x, b, ranges=(np.zeros((1, 2)),) * 6)
