@@ -211,7 +211,7 @@ def _stacked_call(g: Genred, arrays, cats, shape: tuple, kwargs):
         n = a.shape[-2]
         stacked.append(np.broadcast_to(a, (*shape, n, a.shape[-1])).reshape(B * n, -1))
     if as_rows:
-        g = _with_row_parameters(g, as_rows)
+        g = with_row_parameters(g, as_rows)
     M, N = sizes[0], sizes[1]
     kwargs = dict(kwargs, ranges=batch_ranges(kwargs.get("ranges"), B, M, N))
     res = g(*stacked, **kwargs)
@@ -228,7 +228,7 @@ def _per_batch(part: np.ndarray, B: int, reduced: int) -> np.ndarray:
     return np.maximum(part.reshape(B, -1) - batch_offsets(B, reduced), 0).reshape(part.shape)
 
 
-def _with_row_parameters(g: Genred, positions) -> Genred:
+def with_row_parameters(g: Genred, positions) -> Genred:
     """g with the parameters at `positions` read as i-variables (one value per stacked row);
     kept on g, so a batched call compiles it once."""
     variants = g.__dict__.setdefault("_row_variants", {})

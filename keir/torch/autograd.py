@@ -63,11 +63,11 @@ class Reduction:
 
     def with_row_parameters(self, positions) -> Reduction:
         """This reduction with the parameters at `positions` read as i-variables (batches)."""
-        from ..lazy.reduce import _with_row_parameters
+        from ..lazy.reduce import with_row_parameters
 
         key = ("rows", tuple(positions))
         if key not in self._aux:
-            self._aux[key] = Reduction(_with_row_parameters(self.genred, positions))
+            self._aux[key] = Reduction(with_row_parameters(self.genred, positions))
         return self._aux[key]
 
     def __call__(self, tensors, opts):

@@ -60,10 +60,9 @@ def _index(mem, i):
 
 def _block(k, first, r1, s0, s1, red, vector_lanes: bool) -> None:
     """R rows from `first` (clamped to r1 - 1: the extra rows are computed, not stored)."""
-    from ..tile_cpu import VectorLanes, _flat, _merge_lanes, _store, _unflat
+    from ..tile_cpu import VectorLanes, _clamped_row, _flat, _merge_lanes, _store, _unflat
 
-    last = arith.subi(r1, index_const(1))
-    rows = [first] + [arith.minui(arith.addi(first, index_const(q)), last) for q in range(1, k.R)]
+    rows = [_clamped_row(first, q, r1) for q in range(k.R)]
     fixed = [row_values(k.sig, k.arrays, r, k.row_positions) for r in rows]
     e = VectorLanes(k.vtype) if vector_lanes else k.se
     template = [k.init(e) for _ in range(k.R)]
@@ -133,11 +132,7 @@ def _lane_mask(k, c, a, b, fa, fb):
 
     steps = ir.DenseElementsAttr.get(np.arange(k.L, dtype=np.int64), type=vtype)
     j = arith.addi(wide(c), arith.constant(vtype, steps))
-
-    def cmp(pred, x, y):
-        return arith.cmpi(pred, x, y)
-
-    sge, slt = arith.CmpIPredicate.sge, arith.CmpIPredicate.slt
+    sge, slt, cmp = arith.CmpIPredicate.sge, arith.CmpIPredicate.slt, arith.cmpi
     inside = arith.andi(cmp(sge, j, wide(a)), cmp(slt, j, wide(b)))
     outside_whole = arith.ori(cmp(slt, j, wide(fa)), cmp(sge, j, wide(fb)))
     return arith.andi(inside, outside_whole)
