@@ -249,11 +249,13 @@ BACKENDS = ("auto", "CPU", *GPU_BACKENDS)
 def select(backend: str, device_id: int = -1) -> CudaDevice | None:
     """The device a `backend=` choice runs on, None for the CPU: "auto" takes the GPU when a
     device is present and libdevice is found (to compile for it), else the CPU."""
-    from .cuda_toolkit import toolkit
-
     if backend == "CPU":
         return None
     ordinal = max(device_id, 0)
     if backend in GPU_BACKENDS:
         return device(ordinal)
-    return device(ordinal) if available() and toolkit() is not None else None
+    if not available():
+        return None
+    from .cuda_toolkit import toolkit
+
+    return device(ordinal) if toolkit() is not None else None

@@ -91,6 +91,8 @@ class Kernel:
                 if sig.ranges
                 else "this kernel was built without block-sparse ranges"
             )
+        if ranges is None and M * N < SERIAL_PAIRS and progress in (None, False):
+            return self._run_small(arrays, M, N, rows, threads_.check(threads))
         if ranges is not None:
             from .ranges import work_list
 
@@ -99,9 +101,9 @@ class Kernel:
         outs = [np.empty((rows, dim), dtype=self._dtype) for dim in self._out_dims]
         if self._tiled:
             arrays = [to_tiles(a, sig.lanes) if t else a for a, t in zip(arrays, self._tiled)]
-        fields = []  # the five fields of each rank-1 memref descriptor (a warm call is ~20 us:
-        for a in arrays + outs:  # this loop, not a generator of tuples, keeps it there)
-            ptr = a.ctypes.data
+        fields = []  # the five fields of each rank-1 memref descriptor
+        for a in arrays + outs:
+            ptr = address(a)
             fields += (ptr, ptr, 0, a.size, 1)
         threads = threads_.check(threads) or threads_.get_threads()
         if M * N < SERIAL_PAIRS:
@@ -111,11 +113,12 @@ class Kernel:
             self._call(fields, threads)
             return outs
         control = np.zeros(2, dtype=np.int64)  # [stop flag, finished rows]: keir-tile-cpu
-        ptr = control.ctypes.data
+        ptr = address(control)
         fields += (ptr, ptr, 0, 2, 1)
         if ranges is not None:
             for a in (work.reshape(-1), red):
-                fields += (a.ctypes.data, a.ctypes.data, 0, a.size, 1)
+                ptr = address(a)
+                fields += (ptr, ptr, 0, a.size, 1)
             arrays = [*arrays, work, red]  # alive until the call returns
         if M * N < BACKGROUND_PAIRS and progress in (None, False):
             self._call(fields, threads)
@@ -125,6 +128,36 @@ class Kernel:
             run_interruptible(lambda: self._call(fields, threads, keep), control, rows, hook)
             if hook is not None:
                 hook(rows, rows)
+        return outs
+
+    def _run_small(self, arrays, M: int, N: int, rows: int, threads: int | None):
+        """A call too small for a second thread or a worker (M * N < SERIAL_PAIRS), where the
+        Python steps cost as much as the kernel's work: the tiles and the control block share
+        one zeroed buffer, so one address lookup serves them all (the outputs are arrays of
+        their own, which the caller keeps)."""
+        lanes, item = self.sig.lanes, self._dtype.itemsize
+        tiled = self._tiled or [False] * len(arrays)
+        sizes = [tiles_size(a.shape, lanes) if t else 0 for a, t in zip(arrays, tiled)]
+        used = sum(sizes)
+        control_at = used + (-used) % (8 // item)  # the int64 control block, 8-byte aligned
+        buffer = np.zeros(control_at + 16 // item, dtype=self._dtype)
+        base, at, fields = address(buffer), 0, []
+        for a, size in zip(arrays, sizes):
+            if size:
+                tile_into(buffer[at : at + size], a, lanes)
+                ptr, n, at = base + at * item, size, at + size
+            else:
+                ptr, n = address(a), a.size
+            fields += (ptr, ptr, 0, n, 1)
+        outs = [np.empty((rows, dim), dtype=self._dtype) for dim in self._out_dims]
+        for out in outs:
+            ptr = address(out)
+            fields += (ptr, ptr, 0, out.size, 1)
+        fields += (M, N)
+        if self.sig.control:
+            ptr = base + control_at * item
+            fields += (ptr, ptr, 0, 2, 1)
+        self._call(fields, 1)
         return outs
 
     def _call(self, fields, threads: int | None, keep=None) -> None:
@@ -192,17 +225,38 @@ def _as_2d(name: str, a, cat: int, dtype: np.dtype) -> np.ndarray:
     return a
 
 
+def address(a: np.ndarray) -> int:
+    """The address of a C-contiguous array's data: through the buffer protocol when the array
+    is writeable (0.5 us; `a.ctypes.data` builds a helper object, 1.5 us), else a.ctypes."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):  # read-only, or empty
+        return a.ctypes.data
+
+
+def tiles_size(shape, lanes: int) -> int:
+    """Elements of the tile layout of an (n, D) array: whole tiles of `lanes` rows."""
+    return -(-shape[0] // lanes) * lanes * shape[1]
+
+
 def to_tiles(a: np.ndarray, lanes: int) -> np.ndarray:
     """(n, D) -> tiles of `lanes` rows (the last zero-padded), each stored component-major:
     element (c, k) at (c // lanes) * lanes * D + k * lanes + c % lanes. See Signature.layout."""
+    out = np.zeros(tiles_size(a.shape, lanes), dtype=a.dtype)
+    tile_into(out, a, lanes)
+    return out
+
+
+def tile_into(dest: np.ndarray, a: np.ndarray, lanes: int) -> None:
+    """Writes the tile layout of `a` (see to_tiles) into `dest`, a zeroed 1-D array of
+    tiles_size elements (the padding stays zero)."""
     n, dim = a.shape
-    if n <= lanes:  # one tile (small calls: one copy instead of three steps)
-        tile = np.zeros((dim, lanes), dtype=a.dtype)
-        tile[:, :n] = a.T
-        return tile
-    tiles = np.zeros((-(-n // lanes), dim, lanes), dtype=a.dtype)
+    if dim == 1:  # the layout of one column is the column itself
+        dest[:n] = a[:, 0]
+        return
+    tiles = dest.reshape(-1, dim, lanes)
     full = n - n % lanes
-    tiles[: full // lanes] = a[:full].reshape(-1, lanes, dim).transpose(0, 2, 1)
+    if full:
+        tiles[: full // lanes] = a[:full].reshape(-1, lanes, dim).transpose(0, 2, 1)
     if full < n:
         tiles[-1, :, : n - full] = a[full:].T
-    return tiles

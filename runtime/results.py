@@ -15,11 +15,21 @@ from ..errors import ArgumentError
 FLOAT32_INDEX_LIMIT = 16_000_000
 
 
+_RULES: dict = {}  # reduction name -> its ReductionDef (imported on first use: numpy only)
+
+
+def _rule(reduction: str):
+    rule = _RULES.get(reduction)
+    if rule is None:
+        from ..dialect.reductions import reduction_def
+
+        rule = _RULES[reduction] = reduction_def(reduction)
+    return rule
+
+
 def check_index_range(reduction: str, dtype: str, reduced: int) -> None:
     """Refuses float32 index reductions over more rows than float32 counts exactly."""
-    from ..dialect.reductions import reduction_def
-
-    if reduction_def(reduction).indices and dtype == "float32" and reduced > FLOAT32_INDEX_LIMIT:
+    if reduced > FLOAT32_INDEX_LIMIT and dtype == "float32" and _rule(reduction).indices:
         raise ArgumentError(
             f"{reduction} over more than {FLOAT32_INDEX_LIMIT:,} rows needs float64: "
             "float32 cannot represent larger indices exactly"
@@ -54,6 +64,4 @@ def write_out(out, result: np.ndarray) -> np.ndarray:
 def postprocess(kind: str, out: np.ndarray, k: int = 0):
     """The kernel's raw (rows, out_dim) output in pykeops.numpy's form for reduction `kind`
     (the reduction's own `output` rule: int64 indices, (values, indices) pairs, K axes)."""
-    from ..dialect.reductions import reduction_def
-
-    return reduction_def(kind).output(out, k)
+    return _rule(kind).output(out, k)

@@ -41,9 +41,11 @@ def check(names, args) -> tuple[list, torch.dtype]:
     """The arguments as tensors (numbers become 1-element tensors) and their float dtype.
     All tensors must be on one device (the CPU, or one CUDA device: devices.py)."""
     dtype = first = device = None
+    converted = False  # numbers, or integer tensors: converted after the loop
     for name, a in zip(names, args):
         if not isinstance(a, torch.Tensor):
             if isinstance(a, (int, float)) and not isinstance(a, bool):
+                converted = True
                 continue
             raise ArgumentError(f"{name}: expected a torch tensor, got {type(a).__name__}")
         where = device_of(a)
@@ -56,17 +58,23 @@ def check(names, args) -> tuple[list, torch.dtype]:
                 f"{name}: a tensor on {where}, but {on} is on {device}; all tensors of a call "
                 "must be on one device"
             )
-        if a.dtype in FLOATS:
-            if dtype is None:
-                dtype, first = a.dtype, name
-            elif a.dtype != dtype:
+        kind = a.dtype
+        if kind is dtype:
+            continue
+        if kind in FLOATS:
+            if dtype is not None:
                 raise ArgumentError(
-                    f"{name}: dtype {a.dtype}, but {first} is {dtype}; all float tensors of "
+                    f"{name}: dtype {kind}, but {first} is {dtype}; all float tensors of "
                     "a call must have the same dtype (pykeops refuses the mix too)"
                 )
-        elif a.dtype not in _INTEGERS:
-            raise _dtype_error(name, a.dtype)
+            dtype, first = kind, name
+        elif kind in _INTEGERS:
+            converted = True
+        else:
+            raise _dtype_error(name, kind)
     dtype = dtype or torch.get_default_dtype()
+    if not converted:
+        return list(args), dtype
     tensors = [a if isinstance(a, torch.Tensor) else _number(a, dtype, args) for a in args]
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors], dtype
 
@@ -91,11 +99,9 @@ def _dtype_error(name: str, dtype: torch.dtype):
 
 
 def array(t: torch.Tensor) -> np.ndarray:
-    """A numpy view of a CPU tensor's memory (a copy only for lazily negated/conjugated views)."""
-    try:
-        return t.detach().numpy()
-    except RuntimeError:  # a tensor with torch's negative or conjugate bit set
-        return t.detach().resolve_neg().resolve_conj().numpy()
+    """A numpy view of a CPU tensor's memory (a copy only for lazily negated/conjugated views:
+    force=True resolves them, and detaches)."""
+    return t.numpy(force=True)
 
 
 def tensor(result):
