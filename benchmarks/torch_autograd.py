@@ -123,10 +123,16 @@ def main():
         "keir.torch forward + backward": median_us(torch_step(kt.Genred, x, y, b, e)),
         "keir native call alone (forward)": median_us(native_call(fn, xn, yn, bn)),
     }
-    print(f"call cost, M = N = {args.small}, median of 5,000 calls")
+    native = costs.pop("keir native call alone (forward)")
+    print(f"call cost, M = N = {args.small}, median of 5,000 calls; overhead: over the native")
+    print(f"call (the launcher on prepared arrays, {native:.1f} us), per kernel call")
     for name, us in costs.items():
-        base = costs["keir numpy forward" + (" + keir.grad" if "+" in name else "")]
-        print(f"  {name:36} {us:7.1f} us   ({us - base:+.1f} us over numpy)")
+        calls = 2 if "+" in name else 1  # forward + gradient: two kernels, the second larger
+        base = costs["keir numpy forward" + (" + keir.grad" if calls == 2 else "")]
+        print(
+            f"  {name:36} {us:7.1f} us   ({us - base:+.1f} us over numpy; overhead "
+            f"{(us - calls * native) / calls:.1f} us per call)"
+        )
 
 
 if __name__ == "__main__":

@@ -98,10 +98,13 @@ class Reduction:
         """d/d(argument k) of sum(e * output), shaped like argument k."""
         red, roles, cat = self._gradient(k)
         saved = [self._saved(role, tensors, out, opts) for role in roles]
-        g = red([*tensors, e.reshape(e.shape[0], -1), *saved], opts)
+        if e.dim() != 2:  # (a reshape costs 2-3 us, much of a small call: only when needed)
+            e = e.reshape(e.shape[0], -1)
+        g = red([*tensors, e, *saved], opts)
         if cat == 2:  # a parameter: keir.grad reduced over j, sum over i too
             g = g.sum(0)
-        return g.reshape(tensors[k].shape)
+        shape = tensors[k].shape
+        return g if g.shape == shape else g.reshape(shape)
 
     def _gradient(self, k: int):
         if k not in self._gradients:
