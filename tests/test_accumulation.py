@@ -281,6 +281,23 @@ def test_ranged_kernels_take_the_schemes(kind, scheme):
     np.testing.assert_allclose(g(x, y, b, ranges=ranges), want, rtol=3e-6, atol=3e-6)
 
 
+@pytest.mark.parametrize("kind", ["LogSumExp", "SumSoftMaxWeight"])
+def test_gradients_keep_the_scheme(kind, rng):
+    """keir.grad's Sum (and the LogSumExp that SumSoftMaxWeight's rule saves) compiles with
+    the forward's sum_scheme, as pykeops.torch's backward passes its optional flags on."""
+    formula, formula2 = SUM_LIKE[kind]
+    x, y, b = rng.random((7, 3)), rng.random((300, 3)), rng.random((300, 2))
+    e = rng.random((7, 1 if kind == "LogSumExp" else 2))
+    grads = {}
+    for scheme in ("direct_sum", "kahan_scheme"):
+        f = Genred(formula, ALIASES, kind, axis=1, formula2=formula2, sum_scheme=scheme)
+        g = keir.grad(f, "x")
+        assert g.spec.options.sum_scheme == scheme
+        grads[scheme] = g(x, y, b, gradin=e)
+    assert "Sum_Kahan" in str(g.spec.build("float64")[0])
+    np.testing.assert_allclose(grads["kahan_scheme"], grads["direct_sum"], rtol=1e-12, atol=1e-14)
+
+
 def test_the_gpu_backend_refuses_an_explicit_scheme(monkeypatch):
     """keir-tile-gpu sums in its own order: an explicit scheme is refused before anything is
     compiled for the device, for every sum-like reduction."""
