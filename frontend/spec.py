@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from lark import Token, Tree
 
+from ..dialect.reductions.compensated import SUFFIX as KAHAN
 from ..errors import ArgumentError, FormulaSyntaxError
 from .aliases import Alias, parse_aliases
 from .formula import ReductionSpec, build_tree, split_reduction
@@ -116,7 +117,7 @@ class Options:
     def reduction_kind(self, kind: str) -> str:
         """The dialect reduction that compiles `kind` under these (checked) options."""
         kahan = kind in SUM_LIKE and self.scheme(kind) == "kahan_scheme"
-        return kind + "_Kahan" if kahan else kind  # dialect/reductions/compensated.py
+        return kind + KAHAN if kahan else kind
 
 
 @dataclass(frozen=True)
