@@ -1,16 +1,29 @@
-"""A/B in one process: Gaussian D=3 float32 Sum, M = N = 1e5, per sum_scheme / accumulator."""
+"""A/B in one process: Gaussian D=3 float32 reduction, M = N = 1e5, per sum_scheme /
+accumulator. `--kind LogSumExp` or `SumSoftMaxWeight` (weight b) for the shifted-exp sums,
+`--size` for M = N."""
 
+import argparse
 import time
 
 import numpy as np
 
 from keir import Genred
 
+FORMULAS = {  # kind -> (formula, formula2)
+    "Sum": ("Exp(-SqDist(x, y)) * b", None),
+    "LogSumExp": ("-SqDist(x, y)", None),
+    "SumSoftMaxWeight": ("-SqDist(x, y)", "b"),
+}
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--kind", choices=FORMULAS, default="Sum")
+parser.add_argument("--size", type=int, default=10**5)
+opts = parser.parse_args()
+
 rng = np.random.default_rng(0)
-M = N = 10**5
+M = N = opts.size
 x, y = rng.random((M, 3), np.float32), rng.random((N, 3), np.float32)
 b = rng.random((N, 1), np.float32)
-F = "Exp(-SqDist(x, y)) * b"
+F, F2 = FORMULAS[opts.kind]
 A = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"]
 cases = {
     "direct_sum": dict(sum_scheme="direct_sum"),
@@ -18,7 +31,7 @@ cases = {
     "kahan_scheme": dict(sum_scheme="kahan_scheme"),
     "dtype_acc=float64": dict(dtype_acc="float64"),
 }
-gs = {k: Genred(F, A, axis=1, **o) for k, o in cases.items()}
+gs = {k: Genred(F, A, opts.kind, axis=1, formula2=F2, **o) for k, o in cases.items()}
 for g in gs.values():
     g(x, y, b)
 best = {k: 1e9 for k in cases}

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 from lark import Token, Tree
 
-from ..errors import ArgumentError, FormulaSyntaxError, NotSupportedError
+from ..dialect.reductions.compensated import SUFFIX as KAHAN
+from ..errors import ArgumentError, FormulaSyntaxError
 from .aliases import Alias, parse_aliases
 from .formula import ReductionSpec, build_tree, split_reduction
 from .parser import parse
@@ -38,9 +39,10 @@ class Options:
     sum_scheme "auto" is "block_sum" for sum-like reductions, "direct_sum" otherwise. keir's
     plain loop is already blocked (each vector lane and thread sums its share of the reduced
     index, the partial sums are added at the end), so "direct_sum" and "block_sum" compile to
-    it; "kahan_scheme" compiles a compensated Sum (dialect/reductions/compensated.py). What keir
-    cannot compile yet (Kahan for the shifted-exp sums, an accumulator wider than the data) is
-    refused with NotSupportedError, never ignored.
+    it; "kahan_scheme" compiles the compensated variant of the reduction (Sum_Kahan,
+    LogSumExp_Kahan, ...: dialect/reductions/compensated.py). What a backend cannot compile
+    (an explicit scheme or a wider accumulator on the GPU) is refused with NotSupportedError,
+    never ignored.
     """
 
     dtype_acc: str = "auto"
@@ -79,10 +81,6 @@ class Options:
             raise ArgumentError(
                 f'sum_scheme="{scheme}" is only valid for sum type reductions, not {kind}'
             )
-        if scheme == "kahan_scheme" and kind != "Sum":
-            raise NotSupportedError(
-                f'sum_scheme="kahan_scheme" is not supported yet for {kind} (only for Sum)'
-            )
         # sum_scheme stays as given: "auto" may compile differently from an explicit choice
         # (the GPU kernels have their own order, refused only when asked for by name)
         return replace(self, dtype_acc=dtype_acc, use_double_acc=False)
@@ -118,7 +116,8 @@ class Options:
 
     def reduction_kind(self, kind: str) -> str:
         """The dialect reduction that compiles `kind` under these (checked) options."""
-        return "Sum_Kahan" if kind == "Sum" and self.scheme(kind) == "kahan_scheme" else kind
+        kahan = kind in SUM_LIKE and self.scheme(kind) == "kahan_scheme"
+        return kind + KAHAN if kahan else kind
 
 
 @dataclass(frozen=True)

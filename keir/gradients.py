@@ -13,6 +13,10 @@ extra arguments ("saved forward", as keopscore's Grad_WithSavedForward):
     Min, Max, KMin    the derivative at the selected index: Grad(F, v, e [c == argmin])
 KeOps itself raises NotImplementedError for the last three; here the selected index is compared
 with the reduced index, passed as an extra array of row numbers.
+
+The gradient's Sum and the saved forward reductions keep f's accumulation options (sum_scheme,
+dtype_acc), as pykeops.torch's backward does: a Kahan LogSumExp has a Kahan-summed gradient.
+Every option valid for some reduction is valid for a Sum, so they always apply.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ class GradFunction:
         formula = rule(trees, base.formula, trees.var(self.var.name), e, g, shape, saved)
         self.kind, self.k, self.formula2 = "Sum", 0, None
         self.axis = 0 if self.var.cat == 1 else 1
+        red = ReductionSpec("Sum", self.axis)
         self.spec = KernelSpec(
-            formula, spec.aliases, ReductionSpec("Sum", self.axis), base.text, base.weight_text
+            formula, spec.aliases, red, base.text, base.weight_text, base.options
         )
         self._genred = Genred.from_spec(self.spec)
 

@@ -53,6 +53,59 @@ def test_a_long_float32_sum_gets_orders_of_magnitude_more_accurate(data, axis):
             assert error <= ulp, options  # correctly rounded
 
 
+@pytest.mark.parametrize("kind", ["LogSumExp", "SumSoftMaxWeight"])
+@pytest.mark.parametrize("axis", AXES)
+def test_kahan_makes_a_long_float32_shifted_exp_sum_correctly_rounded(kind, axis):
+    """f in {0, -1} (the max moves once, each term is rescaled), constant weights: the direct
+    float32 sums of exp(f - max) g lose digits all in one direction, the compensated ones (the
+    compensation rescaled with the sums) do not. LogSumExp's weight makes log(sum) about 0.6,
+    so the output shows the sum's relative error. The interpreter's rule for the Kahan variant
+    sums in float64: correctly rounded too."""
+    rng = np.random.default_rng(3)
+    f = -rng.integers(0, 2, (10**6, 1)).astype(np.float32)
+    b = np.full_like(f, np.e / len(f) if kind == "LogSumExp" else 0.1)
+    e, w = np.exp(f.astype(np.float64)), b.astype(np.float64)
+    exact = np.log((e * w).sum()) if kind == "LogSumExp" else (e * w).sum() / e.sum()
+    cats = ("Vi", "Vj") if axis == 1 else ("Vj", "Vi")
+    aliases = [f"x = {cats[0]}(1)", f"f = {cats[1]}(1)", f"b = {cats[1]}(1)"]
+    sizes = (2, len(f)) if axis == 1 else (len(f), 2)  # (M, N)
+    ranges = _halves(*sizes) + _halves(*sizes[::-1])  # every pair, in two reduced ranges
+    errors = {}
+    for case, scheme, rngs in (
+        ("direct", "direct_sum", None),
+        ("kahan", "kahan_scheme", None),
+        ("kahan ranged", "kahan_scheme", ranges),
+    ):
+        g = Genred("f", aliases, kind, axis=axis, formula2="b", sum_scheme=scheme)
+        out = g(np.zeros((2, 1), np.float32), f, b, ranges=rngs)
+        assert out.dtype == np.float32
+        errors[case] = abs(float(out[0, 0]) - exact) / abs(exact)
+    interpreted = evaluate(g.spec.build("float32")[0], [np.zeros((2, 1), np.float32), f, b])
+    errors["interpreter"] = abs(float(interpreted[0, 0]) - exact) / abs(exact)
+    ulp = float(np.spacing(np.float32(exact))) / abs(exact)
+    assert errors["direct"] > 1000 * ulp
+    assert max(errors[c] for c in ("kahan", "kahan ranged", "interpreter")) <= ulp, errors
+
+
+def test_an_infinite_term_keeps_a_kahan_sum_infinite():
+    """inf - inf in the compensation would turn the rest of the sum into NaN."""
+    b = np.ones((1000, 1))
+    b[10] = np.inf
+    args = (np.zeros((2, 1)), np.zeros_like(b), b)
+    for kind, formula in (("Sum", "b"), ("LogSumExp", "f"), ("SumSoftMaxWeight", "f")):
+        formula2 = None if kind == "Sum" else "b"
+        g = Genred(formula, ["x = Vi(1)", "f = Vj(1)", "b = Vj(1)"], kind, axis=1,
+                   formula2=formula2, sum_scheme="kahan_scheme")  # fmt: skip
+        np.testing.assert_array_equal(g(*args), [[np.inf]] * 2)
+        np.testing.assert_array_equal(evaluate(g.spec.build("float64")[0], list(args)), g(*args))
+
+
+def _halves(rows: int, reduced: int) -> tuple:
+    """(ranges, slices, redranges): one range of all rows over both halves of the reduced index."""
+    half = reduced // 2
+    return np.array([[0, rows]]), np.array([2]), np.array([[0, half], [half, reduced]])
+
+
 # kind -> (formula, formula2): every reduction pykeops applies the schemes to
 SUM_LIKE = {
     "Sum": ("Exp(-SqDist(x, y)) * b", None),
@@ -86,19 +139,18 @@ def _dense(kind, x, y, b, axis):
 
 
 @pytest.mark.parametrize("kind", SUM_LIKE)
-@pytest.mark.parametrize("axis", AXES)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sum_like_reductions_under_each_scheme(kind, axis, dtype, rng):
+def test_sum_like_reductions_under_each_scheme(kind, dtype, rng):
+    """Each kind x scheme x dtype once, the axis alternating (every scheme sees both axes over
+    the kinds): the schemes change the reduction, not the axis handling."""
     formula, formula2 = SUM_LIKE[kind]
     x, y, b = (rng.random((n, d)).astype(dtype) for n, d in ((37, 3), (301, 3), (301, 2)))
-    expected = _dense(kind, x, y, b, axis)
-    for options in SCHEMES:
-        if options.get("sum_scheme") == "kahan_scheme" and kind != "Sum":
-            continue  # refused (test below)
+    for n, options in enumerate(SCHEMES):
+        axis = (n + list(SUM_LIKE).index(kind) + DTYPES.index(dtype)) % 2
         g = Genred(formula, ALIASES, kind, axis=axis, formula2=formula2, **options)
         out = g(x, y, b)
         assert out.dtype == dtype
-        assert_close(out, expected, dtype)
+        assert_close(out, _dense(kind, x, y, b, axis), dtype)
         if g.spec.options.wider(dtype):
             continue  # the float64 kernel ran: its interpreter run is the float64 one
         module, _ = g.spec.build(dtype)
@@ -151,9 +203,6 @@ def test_options_are_refused_exactly_where_pykeops_refuses_them(kind, options):
     if pykeops_error:
         with pytest.raises(keir.ArgumentError):
             build()
-    elif options["sum_scheme"] == "kahan_scheme" and kind != "Sum":
-        with pytest.raises(keir.NotSupportedError, match="kahan_scheme"):
-            build()  # keir's own limit, named
     else:
         build()
 
@@ -207,3 +256,55 @@ def test_dask_partial_states_of_a_kahan_sum(rng):
         kd.Genred("b * x", ["x = Vi(1)", "b = Vj(2)"], axis=1, use_double_acc=True)(
             da.from_array(x), da.from_array(b)
         )
+
+
+@pytest.mark.parametrize(
+    "kind, scheme",
+    [
+        ("LogSumExp", "kahan_scheme"),
+        ("SumSoftMaxWeight", "block_sum"),
+        ("SumSoftMaxWeight", "kahan_scheme"),
+    ],
+)
+def test_ranged_kernels_take_the_schemes(kind, scheme):
+    """The block-sparse loop (passes/lowering/ranged.py) folds and merges compensated states,
+    and block_sum's fresh states per reduced range, like the dense loop."""
+    from test_ranges import masked_reference, random_ranges
+
+    rng = np.random.default_rng(11)
+    M, N = 83, 2000
+    x, y, b = rng.random((M, 3)), rng.random((N, 3)), rng.random((N, 2))
+    x, y, b = (a.astype(np.float32) for a in (x, y, b))
+    ranges = random_ranges(rng, M, N)
+    formula, formula2 = SUM_LIKE[kind]
+    g = Genred(formula, ALIASES, kind, axis=1, formula2=formula2, sum_scheme=scheme)
+    want = masked_reference(g.spec, "float32", [x, y, b], ranges)[0]
+    np.testing.assert_allclose(g(x, y, b, ranges=ranges), want, rtol=3e-6, atol=3e-6)
+
+
+@pytest.mark.parametrize("kind", ["LogSumExp", "SumSoftMaxWeight"])
+def test_gradients_keep_the_scheme(kind, rng):
+    """keir.grad's Sum (and the LogSumExp that SumSoftMaxWeight's rule saves) compiles with
+    the forward's sum_scheme, as pykeops.torch's backward passes its optional flags on."""
+    formula, formula2 = SUM_LIKE[kind]
+    x, y, b = rng.random((7, 3)), rng.random((300, 3)), rng.random((300, 2))
+    e = rng.random((7, 1 if kind == "LogSumExp" else 2))
+    grads = {}
+    for scheme in ("direct_sum", "kahan_scheme"):
+        f = Genred(formula, ALIASES, kind, axis=1, formula2=formula2, sum_scheme=scheme)
+        g = keir.grad(f, "x")
+        assert g.spec.options.sum_scheme == scheme
+        grads[scheme] = g(x, y, b, gradin=e)
+    assert "Sum_Kahan" in str(g.spec.build("float64")[0])
+    np.testing.assert_allclose(grads["kahan_scheme"], grads["direct_sum"], rtol=1e-12, atol=1e-14)
+
+
+def test_the_gpu_backend_refuses_an_explicit_scheme(monkeypatch):
+    """keir-tile-gpu sums in its own order: an explicit scheme is refused before anything is
+    compiled for the device, for every sum-like reduction."""
+    monkeypatch.setattr(keir.runtime.cuda, "select", lambda backend, device_id=-1: object())
+    x = np.zeros((3, 3), np.float32)
+    for kind, (formula, formula2) in SUM_LIKE.items():
+        g = Genred(formula, ALIASES, kind, axis=1, formula2=formula2, sum_scheme="kahan_scheme")
+        with pytest.raises(keir.NotSupportedError, match="sum_scheme='kahan_scheme' is not"):
+            g(x, x, x[:, :2], backend="GPU")

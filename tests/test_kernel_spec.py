@@ -6,11 +6,10 @@ Transformations build trees from trees, never text from text; Genred builds a fo
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from lark import Tree
 
 import keir
-from keir import Genred, NotSupportedError
+from keir import Genred
 from keir.frontend.formula import ReductionSpec
 from keir.frontend.spec import KernelSpec
 
@@ -76,11 +75,17 @@ def test_fuse_builds_parts_into_one_module_without_reparsing(monkeypatch):
     np.testing.assert_allclose(dx, keir.grad(f, "x")(X, Y, B), rtol=1e-12)
 
 
-def test_kahan_for_the_shifted_exp_sums_is_refused():
-    with pytest.raises(NotSupportedError, match="kahan_scheme"):
-        Genred(
-            "SqDist(x, y)", ["x = Vi(2)", "y = Vj(2)"], "LogSumExp", 1, sum_scheme="kahan_scheme"
-        )
+def test_kahan_compiles_the_compensated_variant_of_each_sum_like_reduction():
+    from keir.dialect.reductions.base import SCHEME_REDUCTIONS
+    from keir.frontend.spec import SUM_LIKE, Options
+
+    kahan = Options(sum_scheme="kahan_scheme")
+    assert {kahan.reduction_kind(kind) for kind in SUM_LIKE} <= set(SCHEME_REDUCTIONS)
+    assert kahan.reduction_kind("Min") == "Min" and Options().reduction_kind("Sum") == "Sum"
+    f = Genred(
+        "SqDist(x, y)", ["x = Vi(2)", "y = Vj(2)"], "LogSumExp", 1, sum_scheme="kahan_scheme"
+    )
+    assert '"LogSumExp_Kahan"' in str(f.spec.build("float32")[0])
 
 
 def test_spec_parse_accepts_inline_reduction_and_formula2_text():

@@ -226,6 +226,9 @@ def test_jvp_of_other_reductions_is_refused():
         torch.func.jvp(lambda x: f(x, y, b, s), (x,), (torch.ones_like(x),))
 
 
+SCHEMES = ("direct_sum", "kahan_scheme")
+
+
 def test_options_are_accepted_or_refused():
     args = _data(torch.float32, requires_grad=False)
     formula = CASES["Sum"][0]
@@ -233,8 +236,15 @@ def test_options_are_accepted_or_refused():
     f = kt.Genred(formula, ALIASES, axis=1, dtype="float64", sum_scheme="block_sum", **tuning)
     out = f(*args, backend="CPU", device_id=0)
     assert out.dtype == torch.float32  # dtype= is ignored, as in pykeops 2.x
-    with pytest.raises(keir.NotSupportedError, match="kahan"):
-        kt.Genred(formula, ALIASES, reduction_op="LogSumExp", axis=1, sum_scheme="kahan_scheme")
+    x, y, b, s = _data()  # a Kahan SumSoftMaxWeight: forward, jvp and backward (the same flag)
+    formula2 = CASES["SumSoftMaxWeight"][1]["formula2"]
+    red = dict(reduction_op="SumSoftMaxWeight", axis=1, formula2=formula2)
+    soft = [kt.Genred("-s * SqDist(x, y)", ALIASES, sum_scheme=sc, **red) for sc in SCHEMES]
+    outs = [torch.func.jvp(lambda x, f=f: f(x, y, b, s), (x,), (torch.ones_like(x),)) for f in soft]
+    grads = [torch.autograd.grad(f(x, y, b, s).sum(), [x, b]) for f in soft]
+    for got, want in ((outs[1], outs[0]), (grads[1], grads[0])):
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-14)
     with pytest.raises(keir.ArgumentError, match="not allowed for float64"):
         kt.Genred(formula, ALIASES, axis=1, dtype_acc="float32")(*[a.double() for a in args])
     f64 = [a.double() for a in args]

@@ -15,7 +15,7 @@ import numpy as np
 from .base import ReductionDef, reduced_last, register, scalar_formula
 
 
-def _weights(e, g, softmax: bool) -> list:
+def weights(e, g, softmax: bool) -> list:
     g = g or [e.const(1.0)]
     return [e.const(1.0)] + list(g) if softmax else list(g)
 
@@ -35,28 +35,28 @@ def _update(softmax: bool):
         # the smaller of (m, v) is shifted: exp(-inf - finite) = 0 covers the first value; equal
         # values (+inf twice too) weigh 1 each and a -inf weighs 0, where the plain formula
         # would give exp(inf - inf) = NaN or exp(-inf - -inf) = NaN
-        shift = _shift(e, e.select(bigger, m, v), new_m)
+        k = shift(e, e.select(bigger, m, v), new_m)
         out = []
-        for acc, w in zip(sums, _weights(e, g, softmax)):
-            grown = e.add(e.mul(acc, shift), w)
-            out.append(e.select(bigger, grown, e.add(acc, e.mul(w, shift))))
+        for acc, w in zip(sums, weights(e, g, softmax)):
+            grown = e.add(e.mul(acc, k), w)
+            out.append(e.select(bigger, grown, e.add(acc, e.mul(w, k))))
         return [new_m] + out
 
     return update
 
 
-def _shift(e, small, big):
+def shift(e, small, big):
     """exp(small - big) for small <= big, with exp(0) = 1 when equal (even infinite) and 0
     for small = -inf."""
     one, zero = e.const(1.0), e.const(0.0)
-    shift = e.select(e.eq(small, big), one, e.exp(e.sub(small, big)))
-    return e.select(e.eq(small, e.const(float("-inf"))), zero, shift)
+    k = e.select(e.eq(small, big), one, e.exp(e.sub(small, big)))
+    return e.select(e.eq(small, e.const(float("-inf"))), zero, k)
 
 
 def _merge(e, a, b, sh):
     """(m, s) of both halves: rescale each sum to the larger max (an empty half adds 0)."""
     m = e.select(e.gt(b[0], a[0]), b[0], a[0])
-    sa, sb = _shift(e, a[0], m), _shift(e, b[0], m)
+    sa, sb = shift(e, a[0], m), shift(e, b[0], m)
     return [m] + [e.add(e.mul(x, sa), e.mul(y, sb)) for x, y in zip(a[1:], b[1:])]
 
 
@@ -70,7 +70,7 @@ def _dense_state(F, G, axis, softmax: bool):
         return np.full((F.shape[0], 1), -np.inf, F.dtype), np.zeros((F.shape[0], G.shape[2]))
     m = F.max(1)
     M = m[:, None, :]
-    with np.errstate(invalid="ignore", over="ignore"):  # as _shift: inf - inf weighs 1
+    with np.errstate(invalid="ignore", over="ignore"):  # as shift(): inf - inf weighs 1
         shift = np.where(F == M, 1.0, np.where(F == -np.inf, 0.0, np.exp(F - M)))
         s = (shift * G).sum(1)
     return m, s
@@ -105,7 +105,18 @@ def _softmax_grad(t, F, v, e, g, sh, saved):
     return t.binary("add", t.call("Grad", g, v, t.binary("mul", p, e)), t.call("Grad", F, v, shift))
 
 
-def _shift_exp(name, out_dim, finish_ref, finish, weight, softmax, doc, grad=None):
+# Whether each reduction's state also sums the unweighted exp (the softmax denominator)
+SOFTMAX = {
+    "LogSumExp": False,
+    "Max_SumShiftExp": False,
+    "Max_SumShiftExpWeight": False,
+    "SumSoftMaxWeight": True,
+}
+
+
+def _shift_exp(name, out_dim, finish_ref, finish, weight, doc, grad=None):
+    softmax = SOFTMAX[name]
+
     def dim(sh):
         scalar_formula(sh)
         return out_dim(sh)
@@ -135,7 +146,6 @@ register(
         lambda m, s: m + np.log(s),
         _log,
         "optional",
-        False,
         "log sum exp(f), or log sum exp(f) g with a weight g",
         _lse_grad,
     ),
@@ -145,7 +155,6 @@ register(
         lambda m, s: np.concatenate([m, s], -1),
         lambda e, s, sh: s,
         "none",
-        False,
         "(max f, sum exp(f - max f))",
     ),
     _shift_exp(
@@ -154,7 +163,6 @@ register(
         lambda m, s: np.concatenate([m, s], -1),
         lambda e, s, sh: s,
         "required",
-        False,
         "(max f, sum exp(f - max f) g)",
     ),
     _shift_exp(
@@ -163,7 +171,6 @@ register(
         lambda m, s: s[:, 1:] / s[:, :1],
         lambda e, s, sh: [e.div(acc, s[1]) for acc in s[2:]],
         "required",
-        True,
         "sum exp(f) g / sum exp(f): the softmax-weighted average of g",
         _softmax_grad,
     ),

@@ -189,8 +189,8 @@ def _tangent_genred(f, var) -> NumpyGenred:
     else:
         inner = binary("add", call("Diff", g, v, u), binary("mul", binary("sub", g, out), dF))
         formula = binary("mul", call("Exp", binary("sub", F, lse[0])), inner)
-    tangent = KernelSpec(formula, spec.aliases, ReductionSpec("Sum", f.axis), spec.text,
-                         spec.weight_text)  # fmt: skip
+    red = ReductionSpec("Sum", f.axis)  # with f's options, as the gradients (keir.gradients)
+    tangent = KernelSpec(formula, spec.aliases, red, spec.text, spec.weight_text, spec.options)
     return NumpyGenred.from_spec(tangent)
 
 
