@@ -53,6 +53,24 @@ def test_a_long_float32_sum_gets_orders_of_magnitude_more_accurate(data, axis):
             assert error <= ulp, options  # correctly rounded
 
 
+def test_block_sum_also_blocks_a_long_range():
+    """The block-sparse loop cuts each reduced range into blocks of BLOCK_TERMS terms per
+    lane (passes/lowering/ranged.py): two ranges of 500,000 constant terms, unaligned to the
+    vector width, get block_sum's accuracy, not direct_sum's."""
+    b = _terms("constant")
+    x = np.zeros((2, 1), np.float32)
+    ranges_i = np.array([[0, 2]], np.int32)
+    slices = np.array([2], np.int32)
+    red_j = np.array([[3, 500_003], [500_003, 10**6]], np.int32)
+    ranges = (ranges_i, slices, red_j, red_j, np.array([1, 2], np.int32), ranges_i)
+    exact = b[3:].astype(np.float64).sum()
+    errors = {}
+    for scheme in ("direct_sum", "block_sum"):
+        g = Genred("b", ["x = Vi(1)", "b = Vj(1)"], "Sum", axis=1, sum_scheme=scheme)
+        errors[scheme] = abs(float(g(x, b, ranges=ranges)[0, 0]) - exact) / exact
+    assert errors["block_sum"] * 100 < errors["direct_sum"], errors
+
+
 @pytest.mark.parametrize("kind", ["LogSumExp", "SumSoftMaxWeight"])
 @pytest.mark.parametrize("axis", AXES)
 def test_kahan_makes_a_long_float32_shifted_exp_sum_correctly_rounded(kind, axis):

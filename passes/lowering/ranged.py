@@ -10,8 +10,8 @@
             at most two masked vector steps for the partial tiles at a and b
           merge the L lanes, finalize, store the rows of the block below r1
 
-With sum_scheme="block_sum", each reduced range is summed from fresh states and merged into
-the row's total (blocks of one range, rather than the dense loop's BLOCK_TERMS). Only the
+With sum_scheme="block_sum", each reduced range is summed in blocks of BLOCK_TERMS terms per
+lane, each from fresh states and merged into the row's total, as in the dense loop. Only the
 listed pairs are computed: the skipped blocks cost nothing, so the time follows the
 number of kept pairs. The reduced-index arrays stay in layout "tiles" (the launcher's, from
 index 0): a range starting inside a tile reads that tile and masks the lanes outside [a, b),
@@ -71,9 +71,8 @@ def _block(k, first, r1, s0, s1, red, vector_lanes: bool) -> None:
         s = arith.muli(slices.induction_variable, index_const(2))
         a, b = _index(red, s), _index(red, arith.addi(s, index_const(1)))
         states = list(slices.inner_iter_args)
-        if vector_lanes and k.block_sum:  # each reduced range summed apart, then merged
-            fresh = _vector_range(k, e, rows, fixed, a, b, _flat(template))
-            states = k.merge_tile(e, template, states, fresh)
+        if vector_lanes and k.block_sum:
+            states = _blocked_range(k, e, rows, fixed, a, b, states, template)
         elif vector_lanes:
             states = _vector_range(k, e, rows, fixed, a, b, states)
         else:
@@ -94,6 +93,23 @@ def _block(k, first, r1, s0, s1, red, vector_lanes: bool) -> None:
         with ir.InsertionPoint(guard.then_block):
             _store(k.reds, states, k.outs, k.se, row)
             scf.YieldOp([])
+
+
+def _blocked_range(k, ve, rows, fixed, a, b, states, template) -> list:
+    """block_sum: [a, b) in blocks of BLOCK_TERMS terms per state lane, at multiples of the
+    block length (so only the first and last blocks have partial tiles), each summed from
+    fresh states and merged into the running ones, as the dense loop does per tile."""
+    from ..tile_cpu import BLOCK_TERMS, _flat
+
+    S = index_const(BLOCK_TERMS * k.L)
+    start = arith.muli(arith.divui(a, S), S)
+    blocks = scf.ForOp(start, b, S, states)
+    with ir.InsertionPoint(blocks.body):
+        c = blocks.induction_variable
+        lo, hi = arith.maxui(a, c), arith.minui(b, arith.addi(c, S))
+        fresh = _vector_range(k, ve, rows, fixed, lo, hi, _flat(template))
+        scf.YieldOp(k.merge_tile(ve, template, list(blocks.inner_iter_args), fresh))
+    return list(blocks.results)
 
 
 def _vector_range(k, ve, rows, fixed, a, b, states) -> list:
