@@ -156,9 +156,11 @@ class Reduction:
 
 def _plain(tensors) -> bool:
     """No autograd, forward-mode or torch.func transform can see this call."""
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return False
-    return not torch._C._are_functorch_transforms_active() and forward_ad._current_level < 0
+    if torch.is_grad_enabled():
+        for t in tensors:
+            if t.requires_grad:
+                return False
+    return forward_ad._current_level < 0 and not torch._C._are_functorch_transforms_active()
 
 
 def _tangent_genred(f, var) -> NumpyGenred:

@@ -20,7 +20,10 @@ from .devices import on_cuda
 
 
 def batch_shape(names, tensors, cats) -> tuple:
-    if all(t.dim() <= (1 if c == 2 else 2) for t, c in zip(tensors, cats)):
+    for t, c in zip(tensors, cats):
+        if t.dim() > (1 if c == 2 else 2):
+            break
+    else:
         return ()  # the common case, without torch.broadcast_shapes' cost (~10 us)
     shapes = [t.shape[: max(t.dim() - (1 if c == 2 else 2), 0)] for t, c in zip(tensors, cats)]
     try:
