@@ -29,7 +29,6 @@ NAME = "keir-expand"
 DESCRIPTION = "expand math.exp, log, sin and cos into polynomial code without libm calls"
 
 
-
 def _exp(x):
     """exp, told whether its argument is provably <= 0 (no overflow to guard against)."""
     return exp(x, nonpositive(x))
