@@ -55,12 +55,11 @@ def _sign(v, s: str, depth: int) -> bool:
         return _sign(args[0], s, d) and _sign(args[1], flip, d)
     if name == "arith.select":
         return _sign(args[1], s, d) and _sign(args[2], s, d)
-    if name in ("arith.maximumf", "arith.maxnumf"):
-        pick = any if s == "+" else all
-        return pick(_sign(a, s, d) for a in args)
-    if name in ("arith.minimumf", "arith.minnumf"):
-        pick = all if s == "+" else any
-        return pick(_sign(a, s, d) for a in args)
+    if name in ("arith.maximumf", "arith.minimumf"):  # NaN-propagating: one side may do
+        one = (name == "arith.maximumf") == (s == "+")
+        return (any if one else all)(_sign(a, s, d) for a in args)
+    if name in ("arith.maxnumf", "arith.minnumf"):  # maxnum(NaN, -1) = -1: both sides must
+        return all(_sign(a, s, d) for a in args)
     return False
 
 
