@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from mlir import ir
 
+from .lowering.signs import nonpositive
 from .lowering.vecmath_exp import exp
 from .lowering.vecmath_log import log
 from .lowering.vecmath_trig import cos, sin
@@ -27,7 +28,13 @@ from .lowering.vecmath_trig import cos, sin
 NAME = "keir-expand"
 DESCRIPTION = "expand math.exp, log, sin and cos into polynomial code without libm calls"
 
-EXPANSIONS = {"math.exp": exp, "math.log": log, "math.sin": sin, "math.cos": cos}
+
+def _exp(x):
+    """exp, told whether its argument is provably <= 0 (no overflow to guard against)."""
+    return exp(x, nonpositive(x))
+
+
+EXPANSIONS = {"math.exp": _exp, "math.log": log, "math.sin": sin, "math.cos": cos}
 
 
 def run_on(module_op) -> None:

@@ -150,3 +150,73 @@ def test_sin_keeps_the_sign_of_zero(dtype):
     got = evaluate("1 / Sin(y)", x, dtype, len(x))
     assert list(np.sign(got)) == [1, -1, 1, -1, 1, -1]
     assert np.isinf(got[[0, 1, 4, 5]]).all()
+
+
+# ------------------------------------------------------------------ exp of arguments <= 0
+# keir-expand's exp drops its upper clamp and scales with one multiply where
+# passes/lowering/signs.py proves the argument <= 0: these formulas take that path.
+NONPOSITIVE = {
+    "Exp(-Abs(y))": lambda y: -np.abs(y),
+    "Exp(-Square(y))": lambda y: -(y * y),  # Square rounds y^2 in dtype first
+    "Exp(-Sqrt(Abs(y)))": lambda y: -np.sqrt(np.abs(y)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("formula", list(NONPOSITIVE))
+def test_exp_of_a_nonpositive_argument(formula, dtype):
+    x = inputs("Exp", dtype)
+    x = np.concatenate([x, np.array([-1e30, -np.finfo(dtype).max, 1e-30], dtype=dtype)])
+    width = host().lanes(dtype)
+    got = evaluate(formula, x, dtype, 64 * width - 3)
+    tail = evaluate(formula, x, dtype, width - 1)
+    np.testing.assert_array_equal(got.view(UINT[dtype]), tail.view(UINT[dtype]))
+    with np.errstate(all="ignore"):
+        arg = NONPOSITIVE[formula](x)
+        exact = np.exp(arg.astype(np.longdouble))
+        rounded = exact.astype(dtype)
+    special = (rounded == 0) | np.isnan(x) | (rounded == 1)
+    np.testing.assert_array_equal(got[special], rounded[special])
+    errors = ulp_error(got[~special], exact[~special], dtype)
+    assert errors.max() <= MAX_ULP[dtype], f"{formula}: {errors.max():.2f} ulp"
+    # the same bits as the general path (two scalings) on the same arguments
+    same = evaluate("Exp(y)", arg, dtype, 64 * width - 3)
+    np.testing.assert_array_equal(got, same)
+
+
+def test_sign_analysis():
+    from mlir import ir
+
+    from keir.passes.lowering.signs import nonpositive
+
+    text = """
+    func.func @f(%a: vector<8xf32>, %b: vector<8xf32>) -> (vector<8xf32>, vector<8xf32>,
+        vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+      %sq = arith.mulf %a, %a : vector<8xf32>
+      %ab = arith.mulf %a, %b : vector<8xf32>
+      %s = arith.addf %sq, %sq : vector<8xf32>
+      %n1 = arith.negf %s : vector<8xf32>
+      %r = math.sqrt %b : vector<8xf32>
+      %n2 = arith.negf %r : vector<8xf32>
+      %n3 = arith.negf %ab : vector<8xf32>
+      %gt = arith.cmpf ogt, %a, %b : vector<8xf32>
+      %big = arith.select %gt, %a, %b : vector<8xi1>, vector<8xf32>
+      %small = arith.select %gt, %b, %a : vector<8xi1>, vector<8xf32>
+      %d1 = arith.subf %small, %big : vector<8xf32>
+      %d2 = arith.subf %a, %big : vector<8xf32>
+      %d3 = arith.subf %big, %small : vector<8xf32>
+      %mx = arith.maximumf %sq, %b : vector<8xf32>
+      %n4 = arith.negf %mx : vector<8xf32>
+      %mn = arith.maxnumf %sq, %b : vector<8xf32>
+      %n5 = arith.negf %mn : vector<8xf32>
+      return %n1, %n2, %n3, %d1, %d2, %d3, %n4, %n5 : vector<8xf32>, vector<8xf32>,
+        vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>
+    }
+    """
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        func = module.body.operations[0]
+        ret = func.regions[0].blocks[0].operations[-1]
+        # maximumf(a >= 0, b) >= 0 or NaN; maxnumf(NaN, b) = b may be negative
+        expected = [True, True, False, True, True, False, True, False]
+        assert [nonpositive(v) for v in ret.operands] == expected
