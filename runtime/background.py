@@ -42,11 +42,21 @@ class _Worker:
 
 
 def _serve(jobs: queue.SimpleQueue) -> None:
+    """Runs the jobs until None. A job's call (and the arrays it holds) is released before
+    its caller is woken, so the caller drops the last reference: objects freed on this
+    daemon thread could be freed during interpreter shutdown, when a thread that waits for
+    the GIL is ended with pthread_exit, which aborts the process ("terminate called without
+    an active exception") if it unwinds through C++ such as torch's tensor deallocator."""
     while (job := jobs.get()) is not None:
         call, done = job
+        del job
         try:
             call()
+        except BaseException as error:  # handed to the caller: this thread must go on serving
+            done.error = error
+            del error
         finally:
+            del call
             done.set()
 
 
@@ -70,6 +80,9 @@ def run_interruptible(
         control[0] = 1  # the kernel skips its remaining tiles
         _wait_uninterrupted(done)
         raise
+    error = getattr(done, "error", None)
+    if error is not None:
+        raise error
 
 
 def _wait_uninterrupted(done: threading.Event) -> None:
