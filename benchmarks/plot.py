@@ -27,6 +27,12 @@ def main():
     args = p.parse_args()
     with open(args.table) as fh:
         data = json.load(fh)
+    draw(data, args.output)
+    print(f"wrote {args.output}")
+
+
+def draw(data: dict, output, title: str = "2-core AMD EPYC") -> None:
+    """The PNG of table.py's JSON `data` ({"keir": version, "rows": [...]}) at `output`."""
     series = {}  # (case, dtype, tool) -> [(n, rate)]
     for row in data["rows"]:
         for tool, rate in row["rates"].items():
@@ -39,12 +45,12 @@ def main():
     ax.set_yscale("log")
     ax.set_xlabel("M = N")
     ax.set_ylabel("G pairs / s (higher is better)")
-    ax.set_title(f"keir {data['keir']}: Gaussian kernel sum, 2-core AMD EPYC")
+    ax.set_title(f"keir {data['keir']}: Gaussian kernel sum, {title}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.output)
-    print(f"wrote {args.output}")
+    fig.savefig(output)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

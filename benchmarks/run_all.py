@@ -1,6 +1,7 @@
 """Regenerates keir's part of docs/benchmarks.md from one run: the table of keir and every
-baseline (benchmarks/table.py, benchmarks/baselines.py) and the roofline of each D = 3 sum
-(benchmarks/roofline.py), with the CPU model, its flags, the load and the date read now.
+baseline (benchmarks/table.py, benchmarks/baselines.py), the roofline of each D = 3 sum
+(benchmarks/roofline.py) and the picture of throughput against size (benchmarks/plot.py,
+docs/benchmarks.png), with the CPU model, its flags, the load and the date read now.
 
     python benchmarks/run_all.py                 # writes docs/benchmarks.md (about 30 min)
     python benchmarks/run_all.py --quick -o -    # small sizes, printed: a smoke run
@@ -52,7 +53,9 @@ def machine() -> str:
     )
 
 
-def section(quick: bool, tools=table.TOOLS) -> str:
+def section(quick: bool, tools=table.TOOLS, plot=None, plot_path=None) -> str:
+    """The generated section; with `plot` (benchmarks/plot.py) also the throughput-against-size
+    picture, written to `plot_path`."""
     cmd = "python benchmarks/run_all.py" + (" --quick" if quick else "")
     cmd += "" if "pykeops" in tools else " --no-pykeops"
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -76,6 +79,11 @@ def section(quick: bool, tools=table.TOOLS) -> str:
             cases, sizes, ["float32", "float64"], 2, tools, limits, log=lambda s: None
         )
     lines += table.header(2).splitlines() + [table.format_row(r) for r in out] + ["```", ""]
+    if plot is not None:  # throughput against size, the Gaussian in float32
+        sizes = [1000, 3000] if quick else [1000, 3000, 10_000, 30_000, 100_000]
+        rows = table.measure(["gauss3"], sizes, ["float32"], 2, tools, limits, log=lambda s: None)
+        plot.draw({"keir": keir.__version__, "rows": rows}, plot_path, cpu_model())
+        lines += [f"![throughput against size, Gaussian float32]({plot_path.name})", ""]
     ghz, cores = roofline.measured_ghz(), os.cpu_count()
     lines += [
         "Roofline (`python benchmarks/roofline.py`): keir's hot loop cut from its assembly,",
@@ -113,11 +121,13 @@ def main():
     p.add_argument("--no-pykeops", action="store_true", help="leave pykeops out (its compiles)")
     args = p.parse_args()
     tools = [t for t in table.TOOLS if not (args.no_pykeops and t == "pykeops")]
-    new = section(args.quick, tools)
     if args.output == "-":
-        sys.stdout.write(new)
+        sys.stdout.write(section(args.quick, tools))
         return
+    import plot  # matplotlib: the bench extra
+
     path = Path(args.output)
+    new = section(args.quick, tools, plot, path.parent / "benchmarks.png")
     path.write_text(splice(path.read_text() if path.exists() else "", new))
     print(f"wrote {path}")
 
