@@ -123,12 +123,25 @@ def main():
         "keir.torch forward + backward": median_us(torch_step(kt.Genred, x, y, b, e)),
         "keir native call alone (forward)": median_us(native_call(fn, xn, yn, bn)),
     }
+    if not args.no_pykeops:  # the same calls through pykeops.torch, for scale
+        import pykeops.torch as pk
+
+        g = pk.Genred(FORMULA, ALIASES, axis=1)
+        costs["pykeops.torch forward"] = median_us(lambda: g(xd, y, b), 1000)
+        costs["pykeops.torch forward, x.requires_grad"] = median_us(lambda: g(x, y, b), 1000)
+        costs["pykeops.torch forward + backward"] = median_us(
+            torch_step(pk.Genred, x, y, b, e), 1000
+        )
     native = costs.pop("keir native call alone (forward)")
     print(f"call cost, M = N = {args.small}, median of 5,000 calls; overhead: over the native")
     print(f"call (the launcher on prepared arrays, {native:.1f} us), per kernel call")
     for name, us in costs.items():
         calls = 2 if "+" in name else 1  # forward + gradient: two kernels, the second larger
         base = costs["keir numpy forward" + (" + keir.grad" if calls == 2 else "")]
+        if name.startswith("pykeops"):
+            ours = costs[name.replace("pykeops.torch", "keir.torch")]
+            print(f"  {name:36} {us:7.1f} us   ({us / ours:.1f}x keir.torch's time)")
+            continue
         print(
             f"  {name:36} {us:7.1f} us   ({us - base:+.1f} us over numpy; overhead "
             f"{(us - calls * native) / calls:.1f} us per call)"
