@@ -220,3 +220,25 @@ def test_sign_analysis():
         # maximumf(a >= 0, b) >= 0 or NaN; maxnumf(NaN, b) = b may be negative
         expected = [True, True, False, True, True, False, True, False]
         assert [nonpositive(v) for v in ret.operands] == expected
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_exp_of_constant_scaled_arguments_compiles_and_is_exact(dtype):
+    """The sign analysis (passes/lowering/signs.py) reads arith.constant operands: a constant
+    factor of either sign inside Exp, as users write Gaussians, compiles and matches numpy."""
+    from keir import Genred
+
+    rng = np.random.default_rng(5)
+    x, y, b = rng.random((40, 3)), rng.random((30, 3)), rng.random((30, 1))
+    d2 = ((x[:, None] - y[None]) ** 2).sum(-1)
+    cases = {
+        "Exp(-SqDist(x,y)*2)*b": np.exp(-2 * d2),
+        "Exp(-2*SqDist(x,y))*b": np.exp(-2 * d2),
+        "Exp(SqDist(x,y)*(-2))*b": np.exp(-2 * d2),
+        "Exp(-SqDist(x,y)*(-0.5))*b": np.exp(0.5 * d2),
+    }
+    for formula, values in cases.items():
+        f = Genred(formula, ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "Sum", axis=1, dtype=dtype)
+        args = [a.astype(dtype) for a in (x, y, b)]
+        tol = 1e-5 if dtype == "float32" else 1e-13
+        np.testing.assert_allclose(f(*args), values @ b, rtol=tol, err_msg=formula)

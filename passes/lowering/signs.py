@@ -108,11 +108,11 @@ def _op(v):
 
 
 def _constant_sign(op, s: str) -> bool:
-    attr = op.attributes["value"]
-    if ir.DenseFPElementsAttr.isinstance(attr):
-        values = list(ir.DenseFPElementsAttr(attr))
-    elif ir.FloatAttr.isinstance(attr):
-        values = [ir.FloatAttr(attr).value]
+    attr = op.attributes["value"]  # (the bindings give the concrete attribute class)
+    if isinstance(attr, ir.DenseFPElementsAttr):
+        values = list(attr)
+    elif isinstance(attr, ir.FloatAttr):
+        values = [attr.value]
     else:
         return False
     return all(x >= 0 if s == "+" else x <= 0 for x in values)
