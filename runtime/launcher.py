@@ -92,7 +92,8 @@ class Kernel:
                 else "this kernel was built without block-sparse ranges"
             )
         if ranges is None and M * N < SERIAL_PAIRS and progress in (None, False):
-            return self._run_small(arrays, M, N, rows, threads_.check(threads))
+            threads_.check(threads)  # (checked, though such a call runs on one thread)
+            return self._run_small(arrays, M, N, rows)
         if ranges is not None:
             from .ranges import work_list
 
@@ -130,7 +131,7 @@ class Kernel:
                 hook(rows, rows)
         return outs
 
-    def _run_small(self, arrays, M: int, N: int, rows: int, threads: int | None):
+    def _run_small(self, arrays, M: int, N: int, rows: int):
         """A call too small for a second thread or a worker (M * N < SERIAL_PAIRS), where the
         Python steps cost as much as the kernel's work: the tiles and the control block share
         one zeroed buffer, so one address lookup serves them all (the outputs are arrays of
