@@ -41,14 +41,19 @@ def _long_sum(b, axis: int, **options) -> float:
 
 @pytest.mark.parametrize("data", ["constant", "uniform"])
 @pytest.mark.parametrize("axis", AXES)
-def test_a_long_float32_sum_gets_orders_of_magnitude_more_accurate(data, axis):
+def test_a_long_float32_sum_gets_more_accurate(data, axis):
+    """Constant terms: the direct sum's rounding errors all have one sign, every other scheme
+    is orders of magnitude better. Uniform terms: the errors partly cancel (the direct sum's
+    error shrinks with the vector width: over 30 ulp with 8 float32 lanes, 10 with 16), so the gain
+    is smaller; the compensated schemes are correctly rounded on both."""
     b = _terms(data)
     ulp = float(np.spacing(np.float32(b.astype(np.float64).sum())) / b.sum(dtype=np.float64))
     direct = _long_sum(b, axis, sum_scheme="direct_sum")
-    assert direct > 30 * ulp  # plain float32 accumulation loses digits here
+    gain = 100 if data == "constant" else 4
+    assert direct > (1000 if data == "constant" else 5) * ulp  # float32 loses digits here
     for options in SCHEMES[1:]:
         error = _long_sum(b, axis, **options)
-        assert error * 100 < direct, options
+        assert error * gain < direct, options
         if "sum_scheme" not in options or options["sum_scheme"] == "kahan_scheme":
             assert error <= ulp, options  # correctly rounded
 
