@@ -29,20 +29,22 @@ NAME = "keir-expand"
 DESCRIPTION = "expand math.exp, log, sin and cos into polynomial code without libm calls"
 
 
-def _exp(x):
-    """exp, told whether its argument is provably <= 0 (no overflow to guard against)."""
-    return exp(x, nonpositive(x))
+EXPANSIONS = {"math.exp": exp, "math.log": log, "math.sin": sin, "math.cos": cos}
 
 
-EXPANSIONS = {"math.exp": _exp, "math.log": log, "math.sin": sin, "math.cos": cos}
-
-
-def run_on(module_op) -> None:
+def run_on(module_op, scalef: bool = False) -> None:
+    """`scalef`: the target has AVX-512 (vscalefps/pd scale exp's 512-bit vectors); the
+    pipeline sets it from keir.target, a hand-written pipeline may."""
     found = []
     module_op.walk(lambda op: _collect(op, found))
     for op in found:
         with ir.InsertionPoint(op), op.location:
-            op.result.replace_all_uses_with(EXPANSIONS[op.name](op.operands[0]))
+            x = op.operands[0]
+            if op.name == "math.exp":  # told whether x is provably <= 0 (cannot overflow)
+                value = exp(x, nonpositive(x), scalef)
+            else:
+                value = EXPANSIONS[op.name](x)
+            op.result.replace_all_uses_with(value)
         op.erase()
 
 

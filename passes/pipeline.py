@@ -54,7 +54,18 @@ def _cpu_steps(stage: str, vector_bytes: int | None, states: bool, ranges: bool)
     if ranges:
         options.append("ranges")
     tile = "keir-tile-cpu" + ("{" + " ".join(options) + "}" if options else "")
-    return [tile if s == "keir-tile-cpu" else s for s in _STEPS[stage]]
+    # 64-byte vectors: the target has AVX-512F (keir.target), so exp may use vscalefps/pd
+    expand = "keir-expand{scalef}" if _vector_bytes(vector_bytes) == 64 else "keir-expand"
+    renamed = {"keir-tile-cpu": tile, "keir-expand": expand}
+    return [renamed.get(s, s) for s in _STEPS[stage]]
+
+
+def _vector_bytes(vector_bytes: int | None) -> int:
+    if vector_bytes is not None:
+        return vector_bytes
+    from ..target import host
+
+    return host().vector_bytes
 
 
 def lower(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 
+from mlir import ir
 from mlir.dialects import arith
 
 from .vecmath import PRED, Vec
@@ -61,10 +62,13 @@ _F64 = {
 SHIFT = 64  # the exponent offset of the one-multiply scaling (x <= 0)
 
 
-def exp(x, nonpositive: bool = False):
-    """exp(x); `nonpositive`: x <= 0 or NaN in every lane (exp(x) <= 1), as signs.py proves."""
+def exp(x, nonpositive: bool = False, scalef: bool = False):
+    """exp(x); `nonpositive`: x <= 0 or NaN in every lane (exp(x) <= 1), as signs.py proves;
+    `scalef`: the target has AVX-512's vscalefps/pd (keir-expand{scalef}), used on 512-bit
+    vectors: exp(r) 2^n in one instruction, rounded once, whatever n (no split scaling)."""
     v = Vec(x.type)
     c = v.pick(_F32, _F64)
+    scalef = scalef and _SCALEF.get(str(x.type)) is not None
     offset = v.bias + SHIFT if nonpositive else 2 * v.bias
     z, sign = _operand(v, x, c, nonpositive, _floor(offset))
     magic = 1.5 * 2.0**v.mantissa + offset
@@ -72,8 +76,10 @@ def exp(x, nonpositive: bool = False):
     n = arith.subf(t, v.const(magic))
     w = v.fma(n, v.const(-sign * c["c1"]), z)  # w = sign r
     w = v.fma(n, v.const(-sign * c["c2"]), w)
-    scale = 2.0**-SHIFT if nonpositive else 1.0
+    scale = 2.0**-SHIFT if nonpositive and not scalef else 1.0
     y = (_exp_f64 if v.f64 else _exp_f32)(v, c, w, sign, scale)
+    if scalef:  # t = z sign log2(e) + M = x log2(e) + M, whichever sign z has
+        return _scalef(v, y, n)
     bits = v.to_bits(t)
     if nonpositive:  # the low bits of t: n + bias + SHIFT, shifted out of the mantissa field
         return arith.mulf(y, v.from_bits(arith.shli(bits, v.iconst(v.mantissa))))
@@ -82,6 +88,32 @@ def exp(x, nonpositive: bool = False):
     half = arith.shrui(a, v.iconst(1))
     y = arith.mulf(y, v.from_bits(arith.shli(half, v.iconst(v.mantissa))))
     return arith.mulf(y, v.from_bits(arith.shli(arith.subi(a, half), v.iconst(v.mantissa))))
+
+
+# AVX-512's scalef on 512-bit vectors: y 2^floor(n) (n integral here), with IEEE overflow and
+# underflow, as LLVM's x86 intrinsic (mask all ones, rounding: the current mode)
+_SCALEF = {
+    "vector<16xf32>": ("llvm.x86.avx512.mask.scalef.ps.512", 16),
+    "vector<8xf64>": ("llvm.x86.avx512.mask.scalef.pd.512", 8),
+}
+
+
+def _scalef(v, y, n):
+    name, lanes = _SCALEF[str(y.type)]
+    mask = arith.constant(ir.IntegerType.get_signless(lanes), -1)
+    rounding = arith.constant(ir.IntegerType.get_signless(32), 4)  # _MM_FROUND_CUR_DIRECTION
+    op = ir.Operation.create(
+        "llvm.call_intrinsic",
+        results=[y.type],
+        operands=[y, n, v.const(0.0), mask, rounding],
+        attributes={
+            "intrin": ir.StringAttr.get(name),
+            "fastmathFlags": ir.Attribute.parse("#llvm.fastmath<none>"),
+            "op_bundle_sizes": ir.DenseI32ArrayAttr.get([]),
+            "operandSegmentSizes": ir.DenseI32ArrayAttr.get([5, 0]),
+        },
+    )
+    return op.result
 
 
 def _floor(offset: int) -> float:
