@@ -129,12 +129,18 @@ class VectorLanes(LaneEmitter):
 STATE_REGISTERS = 16
 
 
-def _blocking(sig, reds, rows: int | None, cols: int | None) -> tuple[int, int]:
+def _blocking(
+    sig, reds, rows: int | None, cols: int | None, vector_bytes: int = 32
+) -> tuple[int, int]:
     """R output rows x C column vectors per step. A long dot product loads one column vector
     and one row value per multiply-add; a block reuses each load R or C times, so the loop is
-    bound by arithmetic again. Short formulas are bound by arithmetic already: 1 x 1."""
+    bound by arithmetic again. Short formulas: 1 x 1 with AVX2's 16 registers (arithmetic
+    bound already, and exp's constants fill the rest); 4 x 1 with AVX-512's 32 registers,
+    where a 64-byte load per column and component and row made the loop wait on the L1 and
+    L2 caches (Gaussian D = 3, float32, 10^5, Sapphire Rapids, 2 threads: 6.1 G pairs/s at
+    1 x 1, 8.0 at 2 x 1, 8.7 at 4 x 1, 8.3 at 8 x 1; LogSumExp 4.2 -> 5.1)."""
     wide = sum(d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat) >= 16
-    R, C = (4, 1) if wide else (1, 1)
+    R, C = (4, 1) if wide or vector_bytes >= 64 else (1, 1)
     # registers the loop touches per state: a K-min list is touched only when a value enters
     # (rarely), its threshold every step
     hot = sum(shape.f if red.uses_k else 2 * shape.f for red, shape, _ in reds)
@@ -182,10 +188,9 @@ def _lower_kernel(
     entry = new.add_entry_block()
     arrays, outs = list(entry.arguments[:n_args]), list(entry.arguments[n_args : n_args + n_out])
     sizes = {0: entry.arguments[n_args + n_out], 1: entry.arguments[n_args + n_out + 1]}
-    R, C = _blocking(sig, reds, rows_per_block, cols_per_step)
-    col_bytes = (8 if sig.dtype == "float64" else 4) * sum(
-        d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat
-    )
+    item = 8 if sig.dtype == "float64" else 4
+    R, C = _blocking(sig, reds, rows_per_block, cols_per_step, L * item)
+    col_bytes = item * sum(d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat)
     steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
     block_sum = BLOCK_SUM in old.attributes
     if block_sum and not tile:
