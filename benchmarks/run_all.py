@@ -91,24 +91,31 @@ def section(quick: bool, tools=table.TOOLS, plot=None, plot_path=None) -> str:
         plot.draw({"keir": keir.__version__, "rows": rows}, plot_path, cpu_model())
         lines += [f"![throughput against size, Gaussian float32]({plot_path.name})", ""]
     ghz, cores = roofline.measured_ghz(), os.cpu_count()
+    limits = roofline.measured_limits(ghz)
     lines += [
-        "Roofline (`python benchmarks/roofline.py`): keir's hot loop cut from its assembly,",
-        "llvm-mca's cycles per iteration for this CPU's scheduling model (LLVM's model of",
-        f"`-mcpu`, from the vendor's optimization guide), at the measured clock {ghz:.2f} GHz",
-        f"(dependent adds) on {cores} cores. Fraction: keir's rate at the largest size above.",
+        "Roofline (`python benchmarks/roofline.py`): keir's hot loop cut from its assembly;",
+        "its cycles per iteration at the issue limits measured on this core (every vector",
+        "instruction but register moves at the rate of independent FMAs of its width; divides",
+        "and square roots also at the divider's rate), at the measured clock",
+        f"{ghz:.2f} GHz (dependent imuls) on {cores} cores. llvm-mca's estimate with LLVM's",
+        f"scheduling model of `{roofline.model_cpu()}` is shown beside it. Fraction: keir's rate",
+        "at the largest size above over the ceiling.",
         "",
-        "| case | dtype | instructions / vector ones per iteration | vector per 16 pairs | cycles per iteration (pairs) | ceiling G pairs/s | keir | fraction |",
-        "|---|---|---|---|---|---|---|---|",
+        roofline.describe_limits(limits) + ".",
+        "",
+        "| case | dtype | instructions / vector ones per iteration | vector per 16 pairs | "
+        "cycles per iteration (pairs) | llvm-mca cycles | ceiling G pairs/s | keir | fraction |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for case in roofline.ROOFLINE_CASES:
         for dtype in ("float32", "float64"):
-            r = roofline.analyse(case, dtype, ghz, cores)
+            r = roofline.analyse(case, dtype, ghz, cores, limits)
             rate = [x["rates"]["keir"] for x in out if x["case"] == case and x["dtype"] == dtype]
             keir_rate = rate[-1] if rate else float("nan")
             lines.append(
                 f"| {case} | {dtype} | {r['instructions']} / {r['vector']} | {r['per16']:.1f} | "
-                f"{r['cycles']:.2f} ({r['pairs']}) | {r['ceiling']:.2f} | {keir_rate:.2f} | "
-                f"{keir_rate / r['ceiling']:.0%} |"
+                f"{r['cycles']:.2f} ({r['pairs']}) | {r['mca']:.2f} | {r['ceiling']:.2f} | "
+                f"{keir_rate:.2f} | {keir_rate / r['ceiling']:.0%} |"
             )
     return "\n".join(lines + ["", END]) + "\n"
 

@@ -175,5 +175,6 @@ def main():
             f"{(us - work) / calls:.1f} us per call)"
         )
 
+
 if __name__ == "__main__":
     main()

@@ -97,3 +97,25 @@ def test_roofline_cuts_the_vector_pair_loop():
     reg = {64: "zmm", 32: "ymm", 16: "xmm"}[host().vector_bytes]
     assert sum(reg in i and "fmadd" in i for i in body) >= 8  # Horner's scheme of the exp
     assert roofline.mca_cycles(body, host().name) > 0
+
+
+def test_roofline_prices_a_loop_at_the_measured_limits():
+    """The ceiling's cycles: vector instructions at the FMA rate (register moves are free),
+    divides and square roots also at the divider's; the limits are measured, and positive."""
+    import roofline
+
+    body = [
+        "vfmadd231ps %zmm1, %zmm2, %zmm3",
+        "vfmadd231ps (%rax), %zmm2, %zmm4",
+        "vmovaps %zmm5, %zmm6",
+        "vminps %zmm3, %zmm0, %zmm7",
+        "vdivps %zmm7, %zmm3, %zmm8",
+        "addq $64, %rax",
+    ]
+    limits = {("fma", "zmm", "float32"): 2.0, ("div", "zmm", "float32"): 0.5}
+    assert roofline.port_cycles(body, "zmm", "float32", limits) == 2.0  # 4 at 2 per cycle
+    limits["div", "zmm", "float32"] = 0.1
+    assert roofline.port_cycles(body, "zmm", "float32", limits) == 10.0  # the divider's
+    measured = roofline.measured_limits(roofline.measured_ghz())
+    assert 0.5 < measured["fma", "ymm", "float32"] < 8
+    assert 0 < measured["div", "ymm", "float64"] < measured["fma", "ymm", "float64"]
