@@ -90,6 +90,27 @@ def test_ties_pick_the_first_index(kind):
     np.testing.assert_array_equal(index, [[idx]] * 3)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_kmin_ties_keep_index_order_across_lanes_tiles_and_tail(dtype, axis):
+    """Values from a set of 4, so every K-best list is full of ties, inside a vector (its
+    lanes enter one by one), across vectors and column tiles, and in the scalar tail (N is
+    no multiple of any vector width): the K smallest in stable order, as a stable argsort
+    (KeOps' strict comparison keeps the first index of equal values)."""
+    rng = np.random.default_rng(11)
+    M, N, K = 13, 203, 7
+    x = rng.integers(0, 2, (M, 1)).astype(dtype)
+    y = rng.integers(0, 4, (N, 1)).astype(dtype)
+    F = np.abs(x - y.T)  # (M, N): reduced over y's N rows, a j- or an i-variable
+    aliases = ["x = Vi(1)", "y = Vj(1)"] if axis == 1 else ["x = Vj(1)", "y = Vi(1)"]
+    order = np.argsort(F, axis=1, kind="stable")[:, :K]
+    values = np.take_along_axis(F, order, axis=1)
+    g = Genred("Abs(x - y)", aliases, "KMin_ArgKMin", axis=axis, opt_arg=K)
+    got_values, got_indices = g(x, y)
+    np.testing.assert_array_equal(got_indices.reshape(order.shape), order)
+    np.testing.assert_array_equal(got_values.reshape(values.shape), values)
+
+
 def test_logsumexp_is_stable_for_large_values():
     x = np.array([[1000.0], [-1000.0]])
     y = np.array([[0.0], [1.0]])

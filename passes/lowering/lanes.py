@@ -171,6 +171,30 @@ class LaneEmitter:
         """Folds body(scalars of lane l, carried) -> carried over l = 0 .. L-1, in order."""
         return _fold_elements(lanes, self.type.shape[0], carried, body)
 
+    def each_set_lane(self, mask, lanes: list, carried: list, body) -> list:
+        """each_lane over the lanes where `mask` (an i1 vector) holds only, in lane order:
+        a loop over the set bits of the mask as an integer (count trailing zeros, clear the
+        lowest), so a vector where one lane of 16 matters costs one step, not 16."""
+        n = self.type.shape[0]
+        i32 = ir.IntegerType.get_signless(32)
+        bits = vector.bitcast(ir.VectorType.get([1], ir.IntegerType.get_signless(n)), mask)
+        word = vector.extract(bits, [], [0])
+        word = arith.extui(i32, word) if n < 32 else word
+        loop = scf.WhileOp([i32] + [v.type for v in carried], [word, *carried])
+        before = loop.before.blocks.append(i32, *[v.type for v in carried])
+        with ir.InsertionPoint(before):
+            left = arith.cmpi(arith.CmpIPredicate.ne, before.arguments[0], _i32(0))
+            scf.ConditionOp(left, list(before.arguments))
+        after = loop.after.blocks.append(i32, *[v.type for v in carried])
+        with ir.InsertionPoint(after):
+            m = after.arguments[0]
+            lane = arith.index_cast(ir.IndexType.get(), math.cttz(m))
+            dyn = ir.ShapedType.get_dynamic_size()
+            element = [vector.extract(v, [lane], [dyn]) for v in lanes]
+            rest = arith.andi(m, arith.subi(m, _i32(1)))  # the lowest set bit cleared
+            scf.YieldOp([rest, *body(element, list(after.arguments[1:]))])
+        return list(loop.results[1:])
+
     def fold_items(self, items: list[list], carried: list, body) -> list:
         """Folds body(items[k], carried) -> carried over k = 0 .. len(items) - 1, in order.
 
@@ -201,6 +225,10 @@ class LaneEmitter:
         with ir.InsertionPoint(branch.else_block):
             scf.YieldOp(state)
         return list(branch.results)
+
+
+def _i32(value: int):
+    return arith.constant(ir.IntegerType.get_signless(32), value)
 
 
 def _fold_elements(vectors: list, n: int, carried: list, body) -> list:
