@@ -6,10 +6,13 @@ case. tests/test_baselines.py checks each against keir at a small size.
 
 - numpy dense: the matrix of squared distances by the GEMM trick |x|^2 + |y|^2 - 2 x y^T (one
   BLAS call, the way numpy users compute distance matrices), then the kernel and a matrix-vector
-  product, in row chunks of at most CHUNK_BYTES so that 10^5 x 10^5 fits in memory.
+  product, in row chunks of the M x N matrix; table.py runs each chunk size of CHUNK_CHOICES
+  and keeps the fastest. Chunks whose temporaries stay in the L2 cache (1-4 MB) ran 3-10x
+  faster than 256 MB ones (Sapphire Rapids, 10^4 points: numpy Gaussian D = 3 0.56 vs 0.05-0.13
+  G pairs/s, the large chunks paying page faults on fresh temporaries each time).
 - torch dense (CPU): torch.cdist (which itself uses the matrix-product form for large inputs),
-  squared, then exp and a matrix-vector product, topk or logsumexp, in the same row chunks; all
-  cores (torch.set_num_threads).
+  squared, then exp and a matrix-vector product, topk or logsumexp, in the same row chunks
+  (the fastest of CHUNK_CHOICES); all cores (torch.set_num_threads).
 - C: benchmarks/gauss_loop.c (see its header), D = 3 only.
 - FAISS IndexFlatL2: exact brute-force k nearest neighbours, the standard CPU library for it
   (its BLAS-based search), for the ArgKMin rows in float32 (FAISS has no float64 index).
@@ -25,24 +28,25 @@ from pathlib import Path
 import numpy as np
 
 K = 10  # ArgKMin's K in every case
-CHUNK_BYTES = 256 << 20  # dense baselines: at most this much of the M x N matrix at once
+CHUNK_BYTES = 256 << 20  # dense baselines: at most this much of the M x N matrix at once...
+CHUNK_CHOICES = (1 << 20, 4 << 20, CHUNK_BYTES)  # ...each of these tried, the fastest kept
 C_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 
 
-def _chunks(m: int, n: int, itemsize: int):
-    step = max(1, CHUNK_BYTES // max(1, n * itemsize))
+def _chunks(m: int, n: int, itemsize: int, chunk_bytes: int | None = None):
+    step = max(1, (chunk_bytes or CHUNK_BYTES) // max(1, n * itemsize))
     return [(i, min(i + step, m)) for i in range(0, m, step)]
 
 
 # ------------------------------------------------------------------ numpy
-def numpy_dense(case: str):
+def numpy_dense(case: str, chunk_bytes: int | None = None):
     if case.startswith("grad"):
         return None
 
     def run(x, y, b, *rest):
         yy = (y * y).sum(1)[None]
         parts = []
-        for i0, i1 in _chunks(len(x), len(y), x.itemsize):
+        for i0, i1 in _chunks(len(x), len(y), x.itemsize, chunk_bytes):
             xi = x[i0:i1]
             d2 = (xi * xi).sum(1)[:, None] + yy - 2 * xi @ y.T
             parts.append(_numpy_kernel(case, np.maximum(d2, 0), b))
@@ -70,7 +74,7 @@ def _numpy_kernel(case, d2, b):
 
 
 # ------------------------------------------------------------------ torch
-def torch_dense(case: str):
+def torch_dense(case: str, chunk_bytes: int | None = None):
     try:
         import torch
     except ImportError:
@@ -85,7 +89,7 @@ def torch_dense(case: str):
         tx, ty, tb = (torch.from_numpy(a) for a in (x, y, b))
         parts = []
         with torch.no_grad():
-            for i0, i1 in _chunks(len(x), len(y), x.itemsize):
+            for i0, i1 in _chunks(len(x), len(y), x.itemsize, chunk_bytes):
                 d2 = torch.cdist(tx[i0:i1], ty).square_()
                 parts.append(_torch_kernel(torch, case, d2, tb))
         return torch.cat(parts).numpy()

@@ -74,15 +74,18 @@ TOOLS = ("keir", "pykeops", "numpy", "torch", "C", "faiss")
 
 
 def baseline_runners(name, dtype, tools):
-    """{tool: function of the inputs} for the baselines of this case (benchmarks/baselines.py)."""
+    """{tool: [functions of the inputs]} for the baselines of this case
+    (benchmarks/baselines.py): numpy and torch dense once per chunk size of CHUNK_CHOICES
+    (measure keeps the fastest), C and FAISS once."""
+    chunked = baselines.CHUNK_CHOICES
     makers = {
-        "numpy": lambda: baselines.numpy_dense(name),
-        "torch": lambda: baselines.torch_dense(name),
-        "C": lambda: baselines.c_loop(name, dtype),
-        "faiss": lambda: baselines.faiss_flat(name, dtype),
+        "numpy": lambda: [baselines.numpy_dense(name, c) for c in chunked],
+        "torch": lambda: [baselines.torch_dense(name, c) for c in chunked],
+        "C": lambda: [baselines.c_loop(name, dtype)],
+        "faiss": lambda: [baselines.faiss_flat(name, dtype)],
     }
     found = {tool: makers[tool]() for tool in makers if tool in tools}
-    return {tool: fn for tool, fn in found.items() if fn is not None}
+    return {tool: fns for tool, fns in found.items() if fns[0] is not None}
 
 
 def measure(cases, sizes, dtypes, repeat=2, tools=TOOLS, limits=None, log=print):
@@ -116,10 +119,12 @@ def measure(cases, sizes, dtypes, repeat=2, tools=TOOLS, limits=None, log=print)
                     g = pk.Genred(formula, al, reduction_op=red, axis=1, **opts)
                     g(*small, backend="CPU")
                     rates["pykeops"] = pairs / best(lambda: g(*data, backend="CPU"), repeat)
-                for tool, fn in baseline_runners(name, dtype, tools).items():
+                for tool, fns in baseline_runners(name, dtype, tools).items():
                     if n * n <= limits[tool]:
-                        fn(*small)  # warms up (threads, FAISS' and torch's first-call costs)
-                        rates[tool] = pairs / best(lambda: fn(*data), repeat)
+                        for fn in fns:
+                            fn(*small)  # warms up (threads, FAISS' and torch's first calls)
+                            rate = pairs / best(lambda: fn(*data), repeat)
+                            rates[tool] = max(rate, rates.get(tool, 0.0))
                 row = {"case": name, "n": n, "dtype": dtype, "rates": rates}
                 log(format_row(row))
                 rows.append(row)
