@@ -234,10 +234,10 @@ def model_cpu() -> str:
     virtual machine may report as an older one: this 2-core VM reports model 167 (Rocket
     Lake, one 512-bit FMA port) but has AMX, which only Sapphire Rapids and later have, and
     issues 1.9 dependent-free zmm FMAs per cycle (two ports)."""
-    from keir.target import cpu_flags, host
+    from keir.target import all_cpu_flags, host
 
     name = host().name
-    flags = cpu_flags() | _all_flags()
+    flags = all_cpu_flags()
     if "amx_tile" in flags and name in _BEFORE_AMX:
         return "graniterapids" if "amx_fp16" in flags else "sapphirerapids"
     return name
@@ -246,16 +246,6 @@ def model_cpu() -> str:
 # LLVM's names of Intel cores with AVX-512 and without AMX
 _BEFORE_AMX = {"skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
                "icelake-server", "rocketlake", "tigerlake"}  # fmt: skip
-
-
-def _all_flags() -> frozenset[str]:
-    """Every /proc/cpuinfo flag (keir.target keeps the instruction sets keir compiles for)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return frozenset()
-    return frozenset(line.partition(":")[2].split())
 
 
 def analyse(case: str, dtype: str, ghz: float, cores: int, limits: dict) -> dict:

@@ -30,14 +30,19 @@ CPU_LEVELS = {
 _ISA = re.compile(r"(sse|ssse|avx|fma|f16c|bmi|movbe|popcnt|lzcnt|abm|adx|gfni|vaes|vpclmul)")
 
 
-def cpu_flags() -> frozenset[str]:
-    """The instruction-set extensions of this CPU, as /proc/cpuinfo names them."""
+def all_cpu_flags() -> frozenset[str]:
+    """Every flag /proc/cpuinfo lists for this CPU (empty where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             line = next((line for line in f if line.startswith("flags")), "")
     except OSError:
         return frozenset()
-    return frozenset(flag for flag in line.partition(":")[2].split() if _ISA.match(flag))
+    return frozenset(line.partition(":")[2].split())
+
+
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set extensions of this CPU, as /proc/cpuinfo names them."""
+    return frozenset(flag for flag in all_cpu_flags() if _ISA.match(flag))
 
 
 @dataclass(frozen=True)
