@@ -1,7 +1,9 @@
 // keir-expand{scalef} (the pipeline sets it for AVX-512 targets): exp of a 512-bit vector
-// scales exp(r) by 2^n with one vscalefps/pd (LLVM's x86 intrinsic) instead of exponent-bit
-// arithmetic; the upper clamp stays where the argument may be positive (+inf must give +inf).
-// Other widths, and the scalar tail, keep the bit scaling: both round exp(r) 2^n once.
+// whose argument may be positive scales exp(r) by 2^n with one vscalefps/pd (LLVM's x86
+// intrinsic), masked to the lanes whose result does not round to 0 (an underflowing scalef
+// takes a microcode assist), instead of the split exponent-bit scaling; the upper clamp
+// stays (+inf must give +inf). An argument provably <= 0 keeps its one multiply, other
+// widths and the scalar tail the bit scaling: all round exp(r) 2^n once.
 // RUN: keir opt %s --pipeline "keir-expand{scalef}"
 
 func.func @f(%v: vector<16xf32>, %w: vector<8xf64>, %s: f32) -> (vector<16xf32>, vector<8xf64>, f32) {
@@ -16,7 +18,10 @@ func.func @f(%v: vector<16xf32>, %w: vector<8xf64>, %s: f32) -> (vector<16xf32>,
 // CHECK:         arith.cmpf ogt
 // CHECK-COUNT-9:  math.fma
 // CHECK-NOT:     arith.shli
-// CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.ps.512"
+// CHECK:         %[[LIVE:.*]] = arith.cmpf uge
+// CHECK:         %[[WORD:.*]] = vector.bitcast %[[LIVE]] : vector<16xi1> to vector<1xi16>
+// CHECK:         %[[MASK:.*]] = vector.extract %[[WORD]][0] : i16 from vector<1xi16>
+// CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.ps.512"(%{{[^,]*}}, %{{[^,]*}}, %{{[^,]*}}, %[[MASK]], %{{[^)]*}})
 // CHECK-SAME:      (vector<16xf32>, vector<16xf32>, vector<16xf32>, i16, i32) -> vector<16xf32>
 // CHECK:         arith.divf
 // CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.pd.512"
@@ -37,8 +42,9 @@ func.func @g(%a: vector<16xf32>, %b: vector<8xf32>) -> (vector<16xf32>, vector<8
 // CHECK:         arith.cmpf ogt
 // CHECK-NOT:     arith.cmpf
 // CHECK-COUNT-9:  math.fma
-// CHECK-NOT:     arith.shli
-// CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.ps.512"
+// CHECK-NOT:     llvm.call_intrinsic
+// CHECK:         arith.shli %{{.*}} : vector<16xi32>
+// CHECK:         arith.mulf
 // CHECK:         arith.cmpf olt
 // CHECK:         arith.shli %{{.*}} : vector<8xi32>
 // CHECK-NOT:     llvm.call_intrinsic
