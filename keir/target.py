@@ -79,6 +79,11 @@ class GpuTarget:
         return "gpu=" + ",".join(self.chips)
 
 
+def vector_bytes_or_host(vector_bytes: int | None) -> int:
+    """A pass's vector_bytes option, else the host's register width."""
+    return vector_bytes if vector_bytes is not None else host().vector_bytes
+
+
 @functools.cache
 def host() -> CpuTarget:
     """This machine's CPU, detected once per process."""

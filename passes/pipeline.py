@@ -55,17 +55,11 @@ def _cpu_steps(stage: str, vector_bytes: int | None, states: bool, ranges: bool)
         options.append("ranges")
     tile = "keir-tile-cpu" + ("{" + " ".join(options) + "}" if options else "")
     # 64-byte vectors: the target has AVX-512F (keir.target), so exp may use vscalefps/pd
-    expand = "keir-expand{scalef}" if _vector_bytes(vector_bytes) == 64 else "keir-expand"
-    renamed = {"keir-tile-cpu": tile, "keir-expand": expand}
-    return [renamed.get(s, s) for s in _STEPS[stage]]
+    from ..target import vector_bytes_or_host
 
-
-def _vector_bytes(vector_bytes: int | None) -> int:
-    if vector_bytes is not None:
-        return vector_bytes
-    from ..target import host
-
-    return host().vector_bytes
+    wide = vector_bytes_or_host(vector_bytes) == 64
+    renamed = {"keir-tile-cpu": tile, "keir-expand": "keir-expand{scalef}" if wide else None}
+    return [renamed.get(s) or s for s in _STEPS[stage]]
 
 
 def lower(

@@ -107,11 +107,9 @@ def run_on(
 
 
 def _lanes(dtype: str, vector_bytes: int | None) -> int:
-    if vector_bytes is None:
-        from ..target import host
+    from ..target import vector_bytes_or_host
 
-        vector_bytes = host().vector_bytes
-    return vector_bytes // (8 if dtype == "float64" else 4)
+    return vector_bytes_or_host(vector_bytes) // (8 if dtype == "float64" else 4)
 
 
 class VectorLanes(LaneEmitter):

@@ -176,22 +176,23 @@ class LaneEmitter:
         a loop over the set bits of the mask as an integer (count trailing zeros, clear the
         lowest), so a vector where one lane of 16 matters costs one step, not 16."""
         n = self.type.shape[0]
-        i32 = ir.IntegerType.get_signless(32)
+        iw = ir.IntegerType.get_signless(32 if n <= 32 else 64)  # the loop's word
         bits = vector.bitcast(ir.VectorType.get([1], ir.IntegerType.get_signless(n)), mask)
         word = vector.extract(bits, [], [0])
-        word = arith.extui(i32, word) if n < 32 else word
-        loop = scf.WhileOp([i32] + [v.type for v in carried], [word, *carried])
-        before = loop.before.blocks.append(i32, *[v.type for v in carried])
+        word = arith.extui(iw, word) if n < iw.width else word
+        loop = scf.WhileOp([iw] + [v.type for v in carried], [word, *carried])
+        before = loop.before.blocks.append(iw, *[v.type for v in carried])
         with ir.InsertionPoint(before):
-            left = arith.cmpi(arith.CmpIPredicate.ne, before.arguments[0], _i32(0))
+            zero = arith.constant(iw, 0)
+            left = arith.cmpi(arith.CmpIPredicate.ne, before.arguments[0], zero)
             scf.ConditionOp(left, list(before.arguments))
-        after = loop.after.blocks.append(i32, *[v.type for v in carried])
+        after = loop.after.blocks.append(iw, *[v.type for v in carried])
         with ir.InsertionPoint(after):
             m = after.arguments[0]
             lane = arith.index_cast(ir.IndexType.get(), math.cttz(m))
             dyn = ir.ShapedType.get_dynamic_size()
             element = [vector.extract(v, [lane], [dyn]) for v in lanes]
-            rest = arith.andi(m, arith.subi(m, _i32(1)))  # the lowest set bit cleared
+            rest = arith.andi(m, arith.subi(m, arith.constant(iw, 1)))  # lowest set bit off
             scf.YieldOp([rest, *body(element, list(after.arguments[1:]))])
         return list(loop.results[1:])
 
@@ -225,10 +226,6 @@ class LaneEmitter:
         with ir.InsertionPoint(branch.else_block):
             scf.YieldOp(state)
         return list(branch.results)
-
-
-def _i32(value: int):
-    return arith.constant(ir.IntegerType.get_signless(32), value)
 
 
 def _fold_elements(vectors: list, n: int, carried: list, body) -> list:
