@@ -255,6 +255,7 @@ def analyse(case: str, dtype: str, ghz: float, cores: int, limits: dict) -> dict
     lanes = width // (8 if dtype == "float64" else 4)
     pairs = lanes * _block(case, dtype)
     cpu = model_cpu()
+    # an SSE-only loop (xmm) is priced at the ymm rates: the limits measure ymm and zmm only
     cycles = port_cycles(body, {32: "ymm", 64: "zmm", 16: "ymm"}[width], dtype, limits)
     vec = _vector_count(body)
     return {

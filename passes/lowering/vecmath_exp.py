@@ -13,8 +13,10 @@ cannot be one float over n's whole range (subnormal results need n < -126), so:
   - x provably <= 0 (lowering/signs.py: -SqDist, -Sqrt(..), LogSumExp's shifts): the
     polynomial's coefficients carry a factor 2^-64 (every step scales exactly: its results stay
     normal), the exponent field 2^(n + 64), so one multiply rounds once into the subnormals;
-  - otherwise two factors 2^floor(n/2) 2^ceil(n/2) (both normal; overflow to +inf is exact).
-Both give the same bits where both apply: the same exp(r) times 2^n, rounded once.
+  - otherwise two factors 2^floor(n/2) 2^ceil(n/2) (both normal; overflow to +inf is exact),
+    or on an AVX-512 target's 512-bit vectors one vscalefps/pd (`scalef`), masked off where
+    the result rounds to 0.
+All give the same bits where they apply: the same exp(r) times 2^n, rounded once.
 
 Measured on 1M random inputs per range (the whole range, [-3, 3], subnormal results, near
 overflow, both scalings): at most 0.92 ulp (float32) and 1.69 ulp (float64);
@@ -70,7 +72,7 @@ def exp(x, nonpositive: bool = False, scalef: bool = False):
     where results underflow.)"""
     v = Vec(x.type)
     c = v.pick(_F32, _F64)
-    scalef = scalef and _SCALEF.get(str(x.type)) is not None
+    scalef = scalef and not nonpositive and str(x.type) in _SCALEF
     offset = v.bias + SHIFT if nonpositive else 2 * v.bias
     z, sign = _operand(v, x, c, nonpositive, _floor(offset))
     magic = 1.5 * 2.0**v.mantissa + offset
@@ -80,7 +82,7 @@ def exp(x, nonpositive: bool = False, scalef: bool = False):
     w = v.fma(n, v.const(-sign * c["c2"]), w)
     scale = 2.0**-SHIFT if nonpositive else 1.0
     y = (_exp_f64 if v.f64 else _exp_f32)(v, c, w, sign, scale)
-    if scalef and not nonpositive:  # t = z sign log2(e) + M = x log2(e) + M, either sign
+    if scalef:  # t = z sign log2(e) + M = x log2(e) + M, either sign
         return _scalef(v, y, n)
     bits = v.to_bits(t)
     if nonpositive:  # the low bits of t: n + bias + SHIFT, shifted out of the mantissa field
