@@ -485,7 +485,10 @@ def pairs_step(old, e, fixed, loads, columns, reds, ops, states, given=None, mas
 
 def _merge_lanes(se, red, shape, state: list, L: int) -> list:
     """One scalar state from the L lanes of a vector state: the vectors go to a stack buffer
-    and a loop merges lane after lane, so the merge's code appears once (not L times)."""
+    and a loop merges lane after lane, so the merge's code appears once (not L times); a
+    state kept in lane 0 (ReductionDef.first_lane_state) is that lane."""
+    if red.first_lane_state:
+        return [vector.extract(v, [], [0]) for v in state]
     elem = se.type
     buffers = []
     for v in state:

@@ -10,9 +10,10 @@ On vector lanes (L consecutive indices at a time) the K best of the row so far l
 of the slots, the other lanes stay empty, and the threshold is their K-th best: a vector with
 no lane below it is skipped (after n values, a new one enters with probability K / n, so the
 loop soon costs little more than the formula); otherwise the lanes below the threshold are
-inserted one by one, in index order, into lane 0. On scalar lanes the threshold is the K-th
-slot itself. Merging states (of lanes or threads) inserts one sorted list into the other,
-stopping at the first entry that does not enter.
+inserted one by one, in index order, into lane 0 (first_lane_state: after the vector loop
+the row's state is lane 0, with no merge of the empty lanes). On scalar lanes the threshold is
+the K-th slot itself. Merging states (of threads, calls or column vectors) inserts one sorted
+list into the other, stopping at the first entry that does not enter.
 Output layout, as KeOps: out[k*D + d] for KMin and ArgKMin; blocks [values(D), indices(D)] per
 k for KMin_ArgKMin.
 """
@@ -212,6 +213,7 @@ register(
         "the K smallest values, in increasing order, per component",
         uses_k=True,
         lanewise=False,
+        first_lane_state=True,
         merge=_merge,
         index_lanes=_index_lanes,
         output=lambda out, k: by_k(out, k),
@@ -228,6 +230,7 @@ register(
         "the indices of the K smallest values, per component",
         uses_k=True,
         lanewise=False,
+        first_lane_state=True,
         merge=_merge,
         index_lanes=_index_lanes,
         output=lambda out, k: as_indices(by_k(out, k)),
@@ -243,6 +246,7 @@ register(
         "the K smallest values and their indices, per component",
         uses_k=True,
         lanewise=False,
+        first_lane_state=True,
         merge=_merge,
         index_lanes=_index_lanes,
         output=_values_and_indices,

@@ -4,7 +4,8 @@
 // into the scalar list taken out of lane 0 and put back (a select on the lane-0 mask): a loop
 // over the set bits of the mask (count trailing zeros, clear the lowest bit), each insertion
 // K independent strict compares (no index comparison: the new index is the largest);
-// otherwise the state passes through.
+// otherwise the state passes through. After the vector loop the row's state is lane 0 (no
+// merge of the 8 lanes: the others are empty): it enters the scalar tail's loop directly.
 // RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8},canonicalize,cse
 
 module {
@@ -43,8 +44,7 @@ module {
 // CHECK:           } else {
 // CHECK-NEXT:        scf.yield %[[V0]], %[[V1]], %{{.*}}, %{{.*}}, %[[T]] : vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>
 // CHECK:           scf.yield %[[NEW]]#0, %[[NEW]]#1, %[[NEW]]#2, %[[NEW]]#3, %[[NEW]]#4
-// CHECK:         scf.for
-// CHECK:           scf.if
-// CHECK:         scf.for
+// CHECK:         %[[S:.*]] = vector.extract %{{.*}}[0] : f32 from vector<8xf32>
+// CHECK:         scf.for %{{.*}} iter_args(%{{.*}} = %[[S]],
 // CHECK:           arith.cmpf olt, %{{.*}}, %{{.*}} : f32
 // CHECK:           scf.if
