@@ -14,7 +14,8 @@
 
 L is the register width (16 x f32 on AVX-512, from the host CPU). R x C is the register block:
 4 x 1 when the reduced-index variables are wide (D >= 16: each column vector is then loaded
-once for R rows), 1 x 1 otherwise. A long sum over the components of a row and a column
+once for R rows; 6 x 1 with AVX-512's 32 registers) or the vectors are 64 bytes, 1 x 1
+otherwise (_blocking). A long sum over the components of a row and a column
 variable (SqDist, (x|y), ...) runs in a loop over the components with R x 4 partial sums in
 registers (passes/wide_dot.py): unrolled, its D column vectors and R D row values did not fit
 in the 32 vector registers and LLVM spilled them. Gaussian sum, D = 64, float32, M = N = 10^4,
@@ -136,9 +137,14 @@ def _blocking(
     bound already, and exp's constants fill the rest); 4 x 1 with AVX-512's 32 registers,
     where a 64-byte load per column and component and row made the loop wait on the L1 and
     L2 caches (Gaussian D = 3, float32, 10^5, Sapphire Rapids, 2 threads: 6.1 G pairs/s at
-    1 x 1, 8.0 at 2 x 1, 8.7 at 4 x 1, 8.3 at 8 x 1; LogSumExp 4.2 -> 5.1)."""
+    1 x 1, 8.0 at 2 x 1, 8.7 at 4 x 1, 8.3 at 8 x 1; LogSumExp 4.2 -> 5.1). Long dot products
+    on AVX-512 take 6 rows (passes/wide_dot.py's R x 4 partial sums: 24 registers; Gaussian
+    D = 64, 10^4, same machine: 1.07 at R = 4, 1.19-1.24 at 6, 1.22 at 7, 1.00 at 8; float64
+    0.51 -> 0.57)."""
     wide = sum(d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat) >= 16
     R, C = (4, 1) if wide or vector_bytes >= 64 else (1, 1)
+    if wide and vector_bytes >= 64:  # 6 x 4 partial sums and 4 column loads: 28 of 32 registers
+        R = 6
     # registers the loop touches per state: a K-min list is touched only when a value enters
     # (rarely), its threshold every step
     hot = sum(shape.f if red.uses_k else 2 * shape.f for red, shape, _ in reds)
@@ -147,11 +153,16 @@ def _blocking(
     return rows or R, cols or C
 
 
-# A column tile holds at most this many bytes of reduced-index data: it stays in the L2 cache
-# while every row block of a chunk sweeps it, instead of streaming all n columns per block.
-# Measured (D = 64, float32, Sum, 2 threads, G pairs/s): 10^4: 0.83 tiled, 0.87 untiled;
-# 10^5: 0.69 tiled, 0.48 untiled; ArgKMin K = 10: 10^5: 0.96 tiled, 0.32 untiled.
-TILE_BYTES = 128 * 1024
+# A column tile holds this many bytes of reduced-index data: it stays in the L1 cache (48 KiB
+# on Golden Cove, 32 KiB on Zen) while every row block of a chunk sweeps it, instead of
+# streaming all n columns per block. Measured (D = 64, float32, Sum, 2 threads, G pairs/s):
+# 10^4: 0.83 tiled, 0.87 untiled; 10^5: 0.69 tiled, 0.48 untiled; ArgKMin K = 10: 10^5: 0.96
+# tiled, 0.32 untiled (128 KiB tiles, Zen 4). Sapphire Rapids, 10^4: 1.03 at 128 KiB, 1.03 at
+# 64, 1.10 at 32, 1.08 at 16. But each tile saves and restores the block's states: a tile
+# spans at least TILE_PER_STATE times their bytes (a K = 10 list is 21 vectors per row: ArgKMin
+# D = 64 ran 1.05 at 128 KiB, 0.94 at 32 KiB).
+TILE_BYTES = 32 * 1024
+TILE_PER_STATE = 16
 CHUNK_BLOCKS = 8  # register blocks per parallel work item (chunk), at most...
 MIN_CHUNKS = 16  # ...but fewer when that would leave fewer chunks than this (threads idle)
 # block_sum: terms per state lane summed before a merge into the running total (pykeops
@@ -189,7 +200,9 @@ def _lower_kernel(
     item = 8 if sig.dtype == "float64" else 4
     R, C = _blocking(sig, reds, rows_per_block, cols_per_step, L * item)
     col_bytes = item * sum(d for c, d in zip(sig.arg_cats, sig.arg_dims) if c == 1 - sig.out_cat)
-    steps = -(-tile // (L * C)) if tile else TILE_BYTES // max(col_bytes, 1) // (L * C)
+    state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
+    tile_bytes = max(TILE_BYTES, TILE_PER_STATE * item * state_lanes)
+    steps = -(-tile // (L * C)) if tile else tile_bytes // max(col_bytes, 1) // (L * C)
     block_sum = BLOCK_SUM in old.attributes
     if block_sum and not tile:
         steps = min(steps, BLOCK_TERMS)
@@ -208,7 +221,6 @@ def _lower_kernel(
         lower_ranged(k, entry, entry.arguments[-2], entry.arguments[-1])
         return
     with ir.InsertionPoint(entry):
-        state_lanes = R * C * L * sum(red.state_len(shape) for red, shape, _ in reds)
         k.G = max(1, min(block // R if block else CHUNK_BLOCKS, STATE_BUFFER // state_lanes))
         blocks = _ceildiv(k.rows, R)
         per_chunk = arith.maxui(

@@ -91,6 +91,7 @@ def test_cache_tiles_and_chunks(tile_bytes, chunk_blocks, monkeypatch, tmp_path)
     stack buffer and back many times, and chunks end inside the last block."""
     monkeypatch.setenv("KEIR_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(tile_cpu, "TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(tile_cpu, "TILE_PER_STATE", 0)
     monkeypatch.setattr(tile_cpu, "CHUNK_BLOCKS", chunk_blocks)
     monkeypatch.setattr(tile_cpu, "MIN_CHUNKS", 1)
     for kind in ("Sum", "ArgKMin", "LogSumExp", "Min_ArgMin"):
