@@ -90,9 +90,10 @@ class LLVMJob:
 
     def __init__(self, cpu: str | None = None, asm: bool = False):
         cpu = cpu or toolchain.host_cpu()
-        opt = [toolchain.opt(), "-O3", "-vectorize-slp=false", f"-mcpu={cpu}", "-", "-o", "-"]
+        target = [f"-mtriple={toolchain.target_triple()}", f"-mcpu={cpu}"]
+        opt = [toolchain.opt(), "-O3", "-vectorize-slp=false", *target, "-", "-o", "-"]
         pic = ["-relocation-model=pic", f"-filetype={'asm' if asm else 'obj'}"]
-        llc = [toolchain.llc(), "-O3", f"-mcpu={cpu}", *pic, "-", "-o", "-"]
+        llc = [toolchain.llc(), "-O3", *target, *pic, "-", "-o", "-"]
         self._errors = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
         self._names = [Path(opt[0]).name, Path(llc[0]).name]
         pipe = subprocess.PIPE

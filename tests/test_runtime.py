@@ -165,6 +165,22 @@ def test_host_cpu_is_the_one_llc_compiles_for():
     assert toolchain.host_cpu() == line.split(":", 1)[1].strip()
 
 
+def test_llvm_is_told_the_target_triple_so_memset_is_a_library_call():
+    """MLIR's LLVM IR names no triple; told none, llc assumes no C library and expands a
+    memset (the zeroed index slots of K-min states) into a loop of one-byte stores."""
+    from keir.frontend.formula import ReductionSpec, build_kernel
+    from keir.output_forms import emit
+    from keir.runtime import toolchain
+
+    out = subprocess.run([toolchain.llc(), "--version"], capture_output=True, text=True).stdout
+    (line,) = [x for x in out.splitlines() if "Default target:" in x]
+    assert toolchain.target_triple() == line.split(":", 1)[1].strip()
+    spec = ReductionSpec("ArgKMin", 1, 10)
+    module, _ = build_kernel("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "float32", spec)
+    asm = emit(module, "asm")
+    assert "memset" in asm and "loadstoreloop" not in asm
+
+
 def test_llvm_failure_is_a_compile_error_naming_the_tool(tmp_path):
     import pytest
 
