@@ -1,5 +1,5 @@
 """Regenerates keir's part of docs/benchmarks.md from one run: the table of keir and every
-baseline (benchmarks/table.py, benchmarks/baselines.py), the roofline of each D = 3 sum
+baseline (benchmarks/table.py, benchmarks/baselines.py), the roofline of each case
 (benchmarks/roofline.py) and the picture of throughput against size (benchmarks/plot.py,
 docs/benchmarks.png), with the CPU model, its flags, the load and the date read now.
 
@@ -96,13 +96,15 @@ def section(quick: bool, tools=table.TOOLS, plot=None, plot_path=None) -> str:
     ghz, cores = roofline.measured_ghz(), os.cpu_count()
     limits = roofline.measured_limits(ghz)
     lines += [
-        "Roofline (`python benchmarks/roofline.py`): keir's hot loop cut from its assembly;",
-        "its cycles per iteration at the issue limits measured on this core (every vector",
-        "instruction but register moves at the rate of independent FMAs of its width; divides",
-        "and square roots also at the divider's rate), at the measured clock",
-        f"{ghz:.2f} GHz (dependent imuls) on {cores} cores. llvm-mca's estimate with LLVM's",
-        f"scheduling model of `{roofline.model_cpu()}` is shown beside it. Fraction: keir's rate",
-        "at the largest size above over the ceiling.",
+        "Roofline (`python benchmarks/roofline.py`): keir's hot loop cut from its assembly",
+        "(ArgKMin: its path when no value enters the K best, the steady state at large N; D = 64:",
+        "the loop over components, 4 of the 64 per iteration, without the exp or the K-min test",
+        "after it, so an upper bound); its cycles per iteration at the issue limits measured on",
+        "this core (vector arithmetic at the rate of independent FMAs of its width, divides and",
+        "square roots also at the divider's, loads and stores at theirs; register moves free),",
+        f"at the measured clock {ghz:.2f} GHz (dependent imuls) on {cores} cores. llvm-mca's",
+        f"estimate with LLVM's scheduling model of `{roofline.model_cpu()}` is shown beside it.",
+        "Fraction: keir's rate at the largest size above over the ceiling.",
         "",
         roofline.describe_limits(limits) + ".",
         "",

@@ -99,6 +99,27 @@ def test_roofline_cuts_the_vector_pair_loop():
     assert roofline.mca_cycles(body, host().name) > 0
 
 
+def test_roofline_cuts_the_steady_path_of_kmin_and_the_component_loop_of_wide_sums():
+    """ArgKMin's pair loop branches to the K-best insertion: its steady path (each row's mask
+    test skips it) holds the distances and compares on the widest registers and none of the
+    scalar insertion; D = 64: the loop over components, its FMAs R x (components per step)."""
+    from keir.target import host
+
+    import roofline
+
+    reg = {64: "zmm", 32: "ymm", 16: "xmm"}[host().vector_bytes]
+    path = roofline.hot_loop(roofline.kernel_asm("argkmin3", "float32"))
+    assert path and path[-1].startswith("j")
+    tests = [roofline.is_mask_test(path[:k]) for k in range(len(path))]
+    assert sum(tests) == roofline._block("argkmin3", "float32")  # one per row
+    assert sum(i.startswith("vcmpltps") and reg in i for i in path) >= 1
+    assert not any(i.startswith(("vucomiss", "tzcnt")) for i in path)  # no insertion
+    loop = roofline.hot_loop(roofline.kernel_asm("gauss64", "float32"))
+    fmas = sum(i.startswith("vfmadd") for i in loop)
+    assert fmas and fmas % roofline._block("gauss64", "float32") == 0
+    assert not any("exp" in i or "scalef" in i for i in loop)
+
+
 def test_roofline_prices_a_loop_at_the_measured_limits():
     """The ceiling's cycles: vector instructions at the FMA rate (register moves are free),
     divides and square roots also at the divider's; the limits are measured, and positive."""
@@ -113,9 +134,18 @@ def test_roofline_prices_a_loop_at_the_measured_limits():
         "addq $64, %rax",
     ]
     limits = {("fma", "zmm", "float32"): 2.0, ("div", "zmm", "float32"): 0.5}
+    limits |= {("load", "zmm", "float32"): 2.0, ("store", "zmm", "float32"): 1.0}
     assert roofline.port_cycles(body, "zmm", "float32", limits) == 2.0  # 4 at 2 per cycle
     limits["div", "zmm", "float32"] = 0.1
     assert roofline.port_cycles(body, "zmm", "float32", limits) == 10.0  # the divider's
+    spills = ["vmovaps 64(%rbx), %zmm0", "vbroadcastss (%rax), %zmm1", "vmovaps %zmm2, (%rbx)"]
+    moves = [*spills, "vsubps 4(%rcx){1to16}, %zmm0, %zmm3", "vmovups %zmm3, 128(%rbx)"]
+    limits["load", "zmm", "float32"] = 0.5  # 3 loads (one a memory operand) at 0.5 per cycle
+    assert roofline.port_cycles(moves, "zmm", "float32", limits) == 6.0
+    limits["load", "zmm", "float32"], limits["store", "zmm", "float32"] = 8.0, 0.25
+    assert roofline.port_cycles(moves, "zmm", "float32", limits) == 8.0  # 2 stores
     measured = roofline.measured_limits(roofline.measured_ghz())
     assert 0.5 < measured["fma", "ymm", "float32"] < 8
     assert 0 < measured["div", "ymm", "float64"] < measured["fma", "ymm", "float64"]
+    assert 0.5 < measured["load", "ymm", "float32"] < 8
+    assert 0.25 < measured["store", "ymm", "float32"] < 8
