@@ -235,14 +235,7 @@ def _lower_kernel(
     with ir.InsertionPoint(body):
         b0 = arith.muli(body.arguments[0], per_chunk)
         b1 = arith.minui(arith.addi(b0, per_chunk), blocks)
-        if _merge_cost(reds) * L <= MERGE_BUDGET:
-            k.vector_chunk(b0, b1)
-        else:  # a big K-min state: merging L lanes would dwarf the loop; stay scalar
-            each = scf.ForOp(b0, k.unless_cancelled(b0, b1), index_const(1), [])
-            with ir.InsertionPoint(each.body):
-                rows, fixed = k.block_rows(each.induction_variable)
-                k.finish(rows, fixed, index_const(0), [k.init(k.se) for _ in range(R)])
-                scf.YieldOp([])
+        k.vector_chunk(b0, b1)
         done = arith.index_cast(i64, arith.muli(arith.subi(b1, b0), index_const(R)))
         memref.atomic_rmw(arith.AtomicRMWKind.addi, done, k.control, [index_const(1)])
         scf.ReduceOp([], 0)
@@ -374,10 +367,7 @@ class _Kernel:
                 per_column = results[r * self.C : (r + 1) * self.C]
                 row = []
                 for j, (red, shape, _) in enumerate(self.reds):
-                    state = per_column[0][j]
-                    for other in per_column[1:]:
-                        state = red.merge(ve, state, other[j], shape)
-                    row.append(_merge_lanes(self.se, red, shape, state, self.L))
+                    row.append(_merge_columns(ve, self.se, red, shape, per_column, j, self.L))
                 merged.append(row)
             self.finish(rows, fixed, n_vec, merged)
             scf.YieldOp([])
@@ -447,15 +437,6 @@ def _unflat(lanes, like: list[list[list]]) -> list[list[list]]:
     return out
 
 
-# Selects run by one lane merge, summed over the reductions: K-min merges cost K*K*D; beyond
-# this budget (times L lanes, per output row) the kernel stays scalar.
-MERGE_BUDGET = 4096
-
-
-def _merge_cost(reds) -> int:
-    return sum(shape.k * shape.k * shape.f if red.uses_k else 1 for red, shape, _ in reds)
-
-
 def _column_loader(arrays, dims: dict, L: int, load_one, vector_lanes: bool):
     """Lanes of a reduced-index variable at column c, loaded once per (variable, column) and
     shared by every row of the block. Layout "tiles": columns come in tiles of L, each tile
@@ -495,12 +476,28 @@ def pairs_step(old, e, fixed, loads, columns, reds, ops, states, given=None, mas
     return new
 
 
+def _merge_columns(ve, se, red, shape, per_column: list, j: int, L: int) -> list:
+    """The scalar state of reduction j of one row from its C column vectors' states: merged as
+    vectors, then lane by lane; or, when a vector state is not lane states (lanes_to_scalar),
+    each read out first and merged as scalars."""
+    if red.lanes_to_scalar is not None:
+        states = [_merge_lanes(se, red, shape, column[j], L) for column in per_column]
+        state = states[0]
+        for other in states[1:]:
+            state = red.merge(se, state, other, shape)
+        return state
+    state = per_column[0][j]
+    for other in per_column[1:]:
+        state = red.merge(ve, state, other[j], shape)
+    return _merge_lanes(se, red, shape, state, L)
+
+
 def _merge_lanes(se, red, shape, state: list, L: int) -> list:
     """One scalar state from the L lanes of a vector state: the vectors go to a stack buffer
     and a loop merges lane after lane, so the merge's code appears once (not L times); a
-    state kept in lane 0 (ReductionDef.first_lane_state) is that lane."""
-    if red.first_lane_state:
-        return [vector.extract(v, [], [0]) for v in state]
+    state not made of lane states (ReductionDef.lanes_to_scalar) is read out of its lanes."""
+    if red.lanes_to_scalar is not None:
+        return red.lanes_to_scalar(VectorLanes(state[0].type), state, shape)
     elem = se.type
     buffers = []
     for v in state:

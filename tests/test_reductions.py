@@ -92,13 +92,15 @@ def test_ties_pick_the_first_index(kind):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("axis", [0, 1])
-def test_kmin_ties_keep_index_order_across_lanes_tiles_and_tail(dtype, axis):
+@pytest.mark.parametrize("K", [7, 17, 40])
+def test_kmin_ties_keep_index_order_across_lanes_tiles_and_tail(dtype, axis, K):
     """Values from a set of 4, so every K-best list is full of ties, inside a vector (its
     lanes enter one by one), across vectors and column tiles, and in the scalar tail (N is
     no multiple of any vector width): the K smallest in stable order, as a stable argsort
-    (KeOps' strict comparison keeps the first index of equal values)."""
+    (KeOps' strict comparison keeps the first index of equal values). K from below one
+    vector's lanes to several vectors of them (the packed list's slots cross vectors)."""
     rng = np.random.default_rng(11)
-    M, N, K = 13, 203, 7
+    M, N = 13, 203
     x = rng.integers(0, 2, (M, 1)).astype(dtype)
     y = rng.integers(0, 4, (N, 1)).astype(dtype)
     F = np.abs(x - y.T)  # (M, N): reduced over y's N rows, a j- or an i-variable

@@ -62,10 +62,10 @@ class ReductionDef:
     # updates move values across lanes (into lane 0), so there the masked lanes' formula
     # values become NaN instead, which they never insert.
     lanewise: bool = True
-    # Whether a vector state holds everything in lane 0 (the other lanes stay as `init`
-    # made them): L lanes then become one scalar state by reading lane 0, not by L - 1
-    # merges (KMin-like: their merges were a third of the kernel's code and compile time).
-    first_lane_state: bool = False
+    # (vector emitter, vector state, shape) -> the scalar state of all its lanes, for a vector
+    # state that is not L states side by side (KMin: one sorted list packed in the lanes of a
+    # vector); None: L lane states, merged lane after lane (`merge`).
+    lanes_to_scalar: Callable | None = None
 
     def state_len(self, shape: RedShape) -> int:
         """Lanes of the running state, from `init` (no IR: init only makes constants)."""

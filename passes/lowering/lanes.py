@@ -151,7 +151,23 @@ class LaneEmitter:
         return isinstance(self.type, ir.VectorType)
 
     def first_lane(self, v):
-        return vector.extract(v, [], [0])
+        return self.lane(v, 0)
+
+    def lane(self, v, k: int):
+        """Lane k of the vector v, a scalar."""
+        return vector.extract(v, [], [k])
+
+    def lane_everywhere(self, v, k: int):
+        """Lane k of v in every lane (one permute)."""
+        return vector.shuffle(v, v, [k] * self.type.shape[0])
+
+    def shifted_up(self, v, before):
+        """Lane k holds lane k - 1 of v; lane 0 the last lane of the vector `before`, or
+        `before` itself if it is a number (one two-source permute)."""
+        n = self.type.shape[0]
+        if isinstance(before, (int, float)):
+            return vector.shuffle(v, self.const(before), [n] + list(range(n - 1)))
+        return vector.shuffle(v, before, [2 * n - 1] + list(range(n - 1)))
 
     def splat(self, s):
         """The scalar s in every lane."""

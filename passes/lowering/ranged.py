@@ -33,8 +33,6 @@ from .formula import index_const, row_values
 
 def lower_ranged(k, entry, work, red) -> None:
     """The body of the ranged kernel `k` (tile_cpu._Kernel) in its entry block."""
-    from ..tile_cpu import MERGE_BUDGET, _merge_cost
-
     with ir.InsertionPoint(entry):
         n_items = arith.divui(memref.dim(work, index_const(0)), index_const(4))
         par = scf.ParallelOp([], [index_const(0)], [n_items], [index_const(1)], [])
@@ -43,10 +41,9 @@ def lower_ranged(k, entry, work, red) -> None:
         w = par.region.blocks[0].arguments[0]
         base = arith.muli(w, index_const(4))
         r0, r1, s0, s1 = (_index(work, arith.addi(base, index_const(q))) for q in range(4))
-        vector_lanes = _merge_cost(k.reds) * k.L <= MERGE_BUDGET  # as the dense kernel
         blocks = scf.ForOp(r0, k.unless_cancelled(r0, r1), index_const(k.R), [])
         with ir.InsertionPoint(blocks.body):
-            _block(k, blocks.induction_variable, r1, s0, s1, red, vector_lanes)
+            _block(k, blocks.induction_variable, r1, s0, s1, red)
             scf.YieldOp([])
         i64 = ir.IntegerType.get_signless(64)
         done = arith.index_cast(i64, arith.subi(r1, r0))
@@ -58,32 +55,28 @@ def _index(mem, i):
     return arith.index_cast(ir.IndexType.get(), memref.load(mem, [i]))
 
 
-def _block(k, first, r1, s0, s1, red, vector_lanes: bool) -> None:
+def _block(k, first, r1, s0, s1, red) -> None:
     """R rows from `first` (clamped to r1 - 1: the extra rows are computed, not stored)."""
     from ..tile_cpu import VectorLanes, _clamped_row, _flat, _merge_lanes, _store, _unflat
 
     rows = [_clamped_row(first, q, r1) for q in range(k.R)]
     fixed = [row_values(k.sig, k.arrays, r, k.row_positions) for r in rows]
-    e = VectorLanes(k.vtype) if vector_lanes else k.se
+    e = VectorLanes(k.vtype)
     template = [k.init(e) for _ in range(k.R)]
     slices = scf.ForOp(s0, s1, index_const(1), _flat(template))
     with ir.InsertionPoint(slices.body):
         s = arith.muli(slices.induction_variable, index_const(2))
         a, b = _index(red, s), _index(red, arith.addi(s, index_const(1)))
         states = list(slices.inner_iter_args)
-        if vector_lanes and k.block_sum:
+        if k.block_sum:
             states = _blocked_range(k, e, rows, fixed, a, b, states, template)
-        elif vector_lanes:
-            states = _vector_range(k, e, rows, fixed, a, b, states)
         else:
-            states = _scalar_range(k, rows, fixed, a, b, states)
+            states = _vector_range(k, e, rows, fixed, a, b, states)
         scf.YieldOp(states)
-    per_row = _unflat(slices.results, template)
-    if vector_lanes:
-        per_row = [
-            [_merge_lanes(k.se, r, shape, st, k.L) for (r, shape, _), st in zip(k.reds, states)]
-            for states in per_row
-        ]
+    per_row = [
+        [_merge_lanes(k.se, r, shape, st, k.L) for (r, shape, _), st in zip(k.reds, states)]
+        for states in _unflat(slices.results, template)
+    ]
     for q, states in enumerate(per_row):
         if q == 0:
             _store(k.reds, states, k.outs, k.se, rows[0])
@@ -177,19 +170,3 @@ def _per_row(k, e, flat) -> list:
     from ..tile_cpu import _unflat
 
     return _unflat(flat, [k.init(e) for _ in range(k.R)])
-
-
-def _scalar_range(k, rows, fixed, a, b, states) -> list:
-    """Folds [a, b) into the R rows' scalar states, one reduced index at a time (big K-min
-    states, as the dense kernel's scalar variant)."""
-    from ..tile_cpu import _column_loader, pairs_step
-    from .wide_dot import wide_values
-
-    loop = scf.ForOp(a, b, index_const(1), states)
-    with ir.InsertionPoint(loop.body):
-        c = loop.induction_variable
-        loads = _column_loader(k.arrays, k.dims, k.L, lambda arr, i: memref.load(arr, [i]), False)
-        given = [[v] for v in wide_values(k.se, k.sums, k.arrays, rows, c, k.L, False)]
-        carried = _per_row(k, k.se, list(loop.inner_iter_args))
-        scf.YieldOp(pairs_step(k.old, k.se, fixed, loads, [(c, 0)], k.reds, k.ops, carried, given))
-    return list(loop.results)
