@@ -113,6 +113,35 @@ def test_kmin_ties_keep_index_order_across_lanes_tiles_and_tail(dtype, axis, K):
     np.testing.assert_array_equal(got_values.reshape(values.shape), values)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("K", [3, 17])
+def test_kmin_never_selects_nan_or_inf_values(dtype, K):
+    """KeOps' slots start at (+inf, 0) and take a value only if strictly smaller: a NaN or
+    +inf formula value never enters, so with fewer than K finite values the last slots stay
+    (+inf, 0), in the kernel (vector lanes, scalar tail) and in the reference interpreter;
+    -inf is a value like any other (checked against pykeops 2.3 once)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, 2)).astype(dtype)
+    y = rng.standard_normal((37, 2)).astype(dtype)
+    y[rng.random(37) < 0.8, 0] = np.nan  # fewer than K finite values: slots stay empty
+    y[rng.random(37) < 0.2, 1] = np.inf  # x - inf = -inf
+    y[rng.random(37) < 0.7, 1] = -np.inf  # x + inf = +inf: never selected
+    aliases = ["x = Vi(2)", "y = Vj(2)"]
+    vals, idx = Genred("x - y", aliases, "KMin_ArgKMin", axis=1, opt_arg=K)(x, y)
+    F = x[:, None, :] - y[None, :, :]  # (M, N, 2)
+    for d in range(2):
+        for i in range(len(x)):
+            finite = [j for j in np.argsort(F[i, :, d], kind="stable") if F[i, j, d] < np.inf]
+            want = (finite + [0] * K)[:K]
+            np.testing.assert_array_equal(idx[i, :, d], want)
+            want_vals = [F[i, j, d] for j in finite[:K]] + [np.inf] * (K - len(finite[:K]))
+            np.testing.assert_array_equal(vals[i, :, d], want_vals)
+    module, _ = build_kernel("x - y", aliases, dtype, ReductionSpec("KMin_ArgKMin", 1, K))
+    ref_vals, ref_idx = postprocess("KMin_ArgKMin", evaluate(module, [x, y]), K)
+    np.testing.assert_array_equal(ref_idx, idx)
+    np.testing.assert_array_equal(ref_vals, vals)
+
+
 def test_logsumexp_is_stable_for_large_values():
     x = np.array([[1000.0], [-1000.0]])
     y = np.array([[0.0], [1.0]])

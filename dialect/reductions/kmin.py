@@ -205,11 +205,14 @@ def _merge(e, a, b, sh):
 
 
 def _kmin_ref(F, axis, K):
-    """(values, indices), each (rows, K, D): the K smallest along the reduced index."""
+    """(values, indices), each (rows, K, D): the K smallest along the reduced index. As KeOps,
+    which compares strictly with slots that start at +inf: a NaN or +inf value never enters,
+    so the slots it would fill stay (+inf, 0)."""
     F = without_nan(reduced_last(F, axis), "min")
     rows, n, D = F.shape
     order = np.argsort(F, axis=1, kind="stable")[:, :K]
     vals = np.take_along_axis(F, order, 1)
+    order = np.where(vals == np.inf, 0, order)
     pad = K - vals.shape[1]
     vals = np.concatenate([vals, np.full((rows, pad, D), np.inf, F.dtype)], 1)
     order = np.concatenate([order, np.zeros((rows, pad, D), order.dtype)], 1)
