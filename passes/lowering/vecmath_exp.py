@@ -3,7 +3,7 @@
     t = x log2(e) + M   (one FMA; M = 1.5 2^23, 1.5 2^52 in float64, plus an integer offset):
         the FMA rounds to an integer, n = t - M exactly, and the low bits of t hold n + offset
     r = x - n ln2       (ln2 split in two parts: Cody-Waite; |r| <= ln2 / 2)
-    exp(r) ~ polynomial (float32: degree 6) or rational (float64: Cephes' Pade 3/3) approximation
+    exp(r) ~ polynomial (degree 6 in float32, 11 in float64: no divide)
     exp(x) = exp(r) 2^n, 2^n from the bits of t shifted into the exponent field
 
 No floor and no float-to-int conversion: AVX2 has none from float64 to int64, and LLVM
@@ -19,7 +19,7 @@ cannot be one float over n's whole range (subnormal results need n < -126), so:
 All give the same bits where they apply: the same exp(r) times 2^n, rounded once.
 
 Measured on 1M random inputs per range (the whole range, [-3, 3], subnormal results, near
-overflow, both scalings): at most 0.92 ulp (float32) and 1.69 ulp (float64);
+overflow, both scalings): at most 0.92 ulp (float32) and 0.93 ulp (float64);
 tests/test_expand.py checks 2 and 4 ulp on the whole range, and exact results at +-inf, NaN,
 overflow and underflow.
 """
@@ -53,12 +53,21 @@ _F64 = {
     "c1": 6.93145751953125e-1,
     "c2": 1.42860682030941723212e-6,
     "hi": 710.0,
-    "p": [1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1],
-    "q": [
-        3.00198505138664455042e-6,
-        2.52448340349684104192e-3,
-        2.27265548208155028766e-1,
-        2.00000000000000000009e0,
+    # as float32's, P of degree 9 (mpmath.chebyfit, 10 terms, |r| <= ln2 / 2 + 1e-6: 1e-16
+    # relative in P, 1.3e-17 in exp(r)). Cephes' Pade 3/3 has one op fewer but a divide: on
+    # the divider beside the square root, a Laplacian or Matern kernel in float64 waited on it
+    # (Sapphire Rapids: vdivpd zmm 16.7 cycles, vsqrtpd zmm 20)
+    "poly": [
+        2.510037611136142e-08,
+        2.7620076242527254e-07,
+        2.7557268479724004e-06,
+        2.4801521321606647e-05,
+        0.00019841269863040922,
+        0.0013888888917197209,
+        0.008333333333330065,
+        0.041666666666624164,
+        0.16666666666666669,
+        0.5000000000000001,
     ],
 }
 SHIFT = 64  # the exponent offset of the one-multiply scaling (x <= 0)
@@ -81,7 +90,7 @@ def exp(x, nonpositive: bool = False, scalef: bool = False):
     w = v.fma(n, v.const(-sign * c["c1"]), z)  # w = sign r
     w = v.fma(n, v.const(-sign * c["c2"]), w)
     scale = 2.0**-SHIFT if nonpositive else 1.0
-    y = (_exp_f64 if v.f64 else _exp_f32)(v, c, w, sign, scale)
+    y = _exp_reduced(v, c, w, sign, scale)
     if scalef:  # t = z sign log2(e) + M = x log2(e) + M, either sign
         return _scalef(v, y, n)
     bits = v.to_bits(t)
@@ -162,18 +171,8 @@ def _signed(coeffs, sign, scale):
     return [k * scale * sign ** (last - i) for i, k in enumerate(coeffs)]
 
 
-def _exp_f32(v, c, w, sign, s):
+def _exp_reduced(v, c, w, sign, s):
     """s exp(r) = s (1 + r + r^2 P(r)), w = sign r: Horner on FMAs down to the constant term
     (adding 1 + r last, as Cephes: 1.24 ulp and one op more; Estrin's shorter chain needed
     one more register than AVX2's 16, and LLVM shuffled constants between them: slower)."""
     return v.poly(w, _signed(c["poly"] + [1.0, 1.0], sign, s))
-
-
-def _exp_f64(v, c, w, sign, s):
-    """s exp(r) = s (1 + 2 r P(r^2) / (Q(r^2) - r P(r^2))), w = sign r: the quotient changes
-    sign with w."""
-    w2 = arith.mulf(w, w)
-    pw = arith.mulf(w, v.poly(w2, c["p"]))
-    q = v.poly(w2, c["q"])
-    den = arith.subf(q, pw) if sign > 0 else arith.addf(q, pw)
-    return v.fma(v.const(2.0 * s * sign), arith.divf(pw, den), v.const(s))

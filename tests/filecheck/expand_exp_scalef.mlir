@@ -23,7 +23,8 @@ func.func @f(%v: vector<16xf32>, %w: vector<8xf64>, %s: f32) -> (vector<16xf32>,
 // CHECK:         %[[MASK:.*]] = vector.extract %[[WORD]][0] : i16 from vector<1xi16>
 // CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.ps.512"(%{{[^,]*}}, %{{[^,]*}}, %{{[^,]*}}, %[[MASK]], %{{[^)]*}})
 // CHECK-SAME:      (vector<16xf32>, vector<16xf32>, vector<16xf32>, i16, i32) -> vector<16xf32>
-// CHECK:         arith.divf
+// CHECK-COUNT-14: math.fma
+// CHECK-NOT:     arith.divf
 // CHECK:         llvm.call_intrinsic "llvm.x86.avx512.mask.scalef.pd.512"
 // CHECK-SAME:      (vector<8xf64>, vector<8xf64>, vector<8xf64>, i8, i32) -> vector<8xf64>
 // CHECK:         arith.shli %{{.*}} : i32
