@@ -165,19 +165,23 @@ def test_host_cpu_is_the_one_llc_compiles_for():
     assert toolchain.host_cpu() == line.split(":", 1)[1].strip()
 
 
-def test_llvm_is_told_the_target_triple_so_memset_is_a_library_call():
-    """MLIR's LLVM IR names no triple; told none, llc assumes no C library and expands a
-    memset (the zeroed index slots of K-min states) into a loop of one-byte stores."""
-    from keir.frontend.formula import ReductionSpec, build_kernel
-    from keir.output_forms import emit
-    from keir.runtime import toolchain
+def test_llvm_is_told_the_target_triple_so_memset_is_a_library_call(tmp_path):
+    """MLIR's LLVM IR names no triple; told none, LLVM assumes no C library and llc expanded a
+    memset (K-min's zeroed state slots, before they were packed) into a loop of one-byte
+    stores."""
+    from keir.runtime import native, toolchain
 
     out = subprocess.run([toolchain.llc(), "--version"], capture_output=True, text=True).stdout
     (line,) = [x for x in out.splitlines() if "Default target:" in x]
     assert toolchain.target_triple() == line.split(":", 1)[1].strip()
-    spec = ReductionSpec("ArgKMin", 1, 10)
-    module, _ = build_kernel("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "float32", spec)
-    asm = emit(module, "asm")
+    ir = (
+        "define void @zero(ptr %p) {\n"
+        "  call void @llvm.memset.p0.i64(ptr %p, i8 0, i64 640, i1 false)\n"
+        "  ret void\n}\n"
+        "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)\n"
+    )
+    native.compile_ir(ir, tmp_path / "zero.s", asm=True)
+    asm = (tmp_path / "zero.s").read_text()
     assert "memset" in asm and "loadstoreloop" not in asm
 
 
