@@ -334,7 +334,8 @@ class _Kernel:
                     {pos: [vector.broadcast(self.vtype, v) for v in ls] for pos, ls in f.items()}
                     for f in fixed
                 ]
-                start = _flat(template) if self.block_sum else restore(block)
+                total = restore(block)
+                start = self.tile_start(template, total) if self.block_sum else total
                 loop = scf.ForOp(t0, t1, index_const(step), start)
                 with ir.InsertionPoint(loop.body):
                     c = loop.induction_variable
@@ -357,7 +358,7 @@ class _Kernel:
                     _step(self.old, ve, wide, loads, columns, self.reds, self.ops, carried, given)
                 tile = list(loop.results)
                 if self.block_sum:
-                    tile = self.merge_tile(ve, template, restore(block), tile)
+                    tile = self.merge_tile(ve, template, total, tile)
                 save(block, tile)
                 scf.YieldOp([])
             scf.YieldOp([])
@@ -376,11 +377,26 @@ class _Kernel:
             self.finish(rows, fixed, n_vec, merged)
             scf.YieldOp([])
 
+    def tile_start(self, like, total: list) -> list:
+        """block_sum: the states a tile starts from (flat, shaped `like`): fresh ones for the
+        reductions of lane states, merged into the running total after the tile; a state that
+        is not lane states (a packed K-min list, beside a blocked Sum in a fused kernel) just
+        carries on: it gains nothing from blocks and has no vector merge."""
+        return _flat(
+            [
+                [t if red.lanes_to_scalar else f for (red, _, _), f, t in zip(self.reds, fs, ts)]
+                for fs, ts in zip(like, _unflat(total, like))
+            ]
+        )
+
     def merge_tile(self, ve, like, total: list, tile: list) -> list:
         """block_sum: the states of one tile (flat, per row and column vector, shaped `like`)
-        merged into the running ones."""
+        merged into the running ones (tile_start: a carried state is the tile's)."""
         merged = [
-            [red.merge(ve, a, b, shape) for (red, shape, _), a, b in zip(self.reds, ta, tb)]
+            [
+                b if red.lanes_to_scalar else red.merge(ve, a, b, shape)
+                for (red, shape, _), a, b in zip(self.reds, ta, tb)
+            ]
             for ta, tb in zip(_unflat(total, like), _unflat(tile, like))
         ]
         return _flat(merged)

@@ -92,7 +92,7 @@ def _blocked_range(k, ve, rows, fixed, a, b, states, template) -> list:
     """block_sum: [a, b) in blocks of BLOCK_TERMS terms per state lane, at multiples of the
     block length (so only the first and last blocks have partial tiles), each summed from
     fresh states and merged into the running ones, as the dense loop does per tile."""
-    from ..tile_cpu import BLOCK_TERMS, _flat
+    from ..tile_cpu import BLOCK_TERMS
 
     S = index_const(BLOCK_TERMS * k.L)
     start = arith.muli(arith.divui(a, S), S)
@@ -100,8 +100,9 @@ def _blocked_range(k, ve, rows, fixed, a, b, states, template) -> list:
     with ir.InsertionPoint(blocks.body):
         c = blocks.induction_variable
         lo, hi = arith.maxui(a, c), arith.minui(b, arith.addi(c, S))
-        fresh = _vector_range(k, ve, rows, fixed, lo, hi, _flat(template))
-        scf.YieldOp(k.merge_tile(ve, template, list(blocks.inner_iter_args), fresh))
+        total = list(blocks.inner_iter_args)
+        block = _vector_range(k, ve, rows, fixed, lo, hi, k.tile_start(template, total))
+        scf.YieldOp(k.merge_tile(ve, template, total, block))
     return list(blocks.results)
 
 
