@@ -15,9 +15,9 @@ formula); otherwise the lanes below it are inserted one by one, in index order, 
 permutes, two compares and four blends per vector of the list (_insert_packed: ArgKMin K = 10,
 D = 3, 10^4 points, 2 threads: 6.5 G pairs/s with the list in lane 0 of 2 K vectors and a
 scalar insertion, 11.3 packed). After the vector loop the list is read out of the lanes
-(lanes_to_scalar) into the scalar layout of the tail. On scalar lanes
-the threshold is the K-th slot itself. Merging states (of threads, calls or column vectors)
-inserts one sorted list into the other, stopping at the first entry that does not enter.
+(lanes_to_scalar) into the scalar layout of the tail, where the threshold is the K-th slot
+itself. Merging states (of threads, calls or column vectors) inserts one sorted list into the
+other, stopping at the first entry that does not enter.
 Output layout, as KeOps: out[k*D + d] for KMin and ArgKMin; blocks [values(D), indices(D)] per
 k for KMin_ArgKMin.
 """

@@ -142,16 +142,9 @@ class LaneEmitter:
         return vector.broadcast(self.type, low)
 
     # ------------------------------------------------------------ single lanes of a vector
-    def scalar(self) -> LaneEmitter:
-        """The emitter of one lane of this one."""
-        return LaneEmitter(self.type.element_type) if self.is_vector else self
-
     @property
     def is_vector(self) -> bool:
         return isinstance(self.type, ir.VectorType)
-
-    def first_lane(self, v):
-        return self.lane(v, 0)
 
     def lane(self, v, k: int):
         """Lane k of the vector v, a scalar."""
@@ -173,24 +166,11 @@ class LaneEmitter:
         """The scalar s in every lane."""
         return vector.broadcast(self.type, s) if self.is_vector else s
 
-    def with_first_lane(self, v, s):
-        """v with its lane 0 replaced by the scalar s: a select on a constant mask, which
-        LLVM's SLP vectorizer handles (a chain of insertelement crashed it, LLVM 22.1.8)."""
-        n = self.type.shape[0]
-        mask_type = ir.VectorType.get([n], ir.IntegerType.get_signless(1))
-        first = ir.DenseElementsAttr.get(
-            [ir.BoolAttr.get(k == 0) for k in range(n)], type=mask_type
-        )
-        return arith.select(arith.constant(mask_type, first), vector.broadcast(self.type, s), v)
-
-    def each_lane(self, lanes: list, carried: list, body) -> list:
-        """Folds body(scalars of lane l, carried) -> carried over l = 0 .. L-1, in order."""
-        return _fold_elements(lanes, self.type.shape[0], carried, body)
-
     def each_set_lane(self, mask, lanes: list, carried: list, body) -> list:
-        """each_lane over the lanes where `mask` (an i1 vector) holds only, in lane order:
-        a loop over the set bits of the mask as an integer (count trailing zeros, clear the
-        lowest), so a vector where one lane of 16 matters costs one step, not 16."""
+        """Folds body(scalars of lane l, carried) -> carried over the lanes l where `mask` (an
+        i1 vector) holds, in lane order: a loop over the set bits of the mask as an integer
+        (count trailing zeros, clear the lowest), so a vector where one lane of 16 matters
+        costs one step, not 16."""
         n = self.type.shape[0]
         iw = ir.IntegerType.get_signless(32 if n <= 32 else 64)  # the loop's word
         bits = vector.bitcast(ir.VectorType.get([1], ir.IntegerType.get_signless(n)), mask)
