@@ -159,8 +159,9 @@ def _blocking(
 # 10^4: 0.83 tiled, 0.87 untiled; 10^5: 0.69 tiled, 0.48 untiled; ArgKMin K = 10: 10^5: 0.96
 # tiled, 0.32 untiled (128 KiB tiles, Zen 4). Sapphire Rapids, 10^4: 1.03 at 128 KiB, 1.03 at
 # 64, 1.10 at 32, 1.08 at 16. But each tile saves and restores the block's states: a tile
-# spans at least TILE_PER_STATE times their bytes (a K = 10 list is 21 vectors per row: ArgKMin
-# D = 64 ran 1.05 at 128 KiB, 0.94 at 32 KiB).
+# spans at least TILE_PER_STATE times their bytes (when a K = 10 list took 21 vectors per row,
+# ArgKMin D = 64 ran 1.05 at 128 KiB, 0.94 at 32 KiB; packed it is 3 vectors, and a large K
+# still gets long tiles).
 TILE_BYTES = 32 * 1024
 TILE_PER_STATE = 16
 # A chunk sweeps every column tile once for all its blocks: more blocks per chunk, fewer

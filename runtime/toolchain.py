@@ -64,7 +64,7 @@ def host_cpu() -> str:
 def target_triple() -> str:
     """LLVM's default target triple (x86_64-unknown-linux-gnu): opt and llc are told it, since
     MLIR's LLVM IR names none. Without it LLVM assumes no C library, and llc expanded each
-    memset (K-min states start at zero) into a loop storing one byte per cycle."""
+    memset (zeroed state buffers) into a loop storing one byte per cycle."""
     return _llvm_message("LLVMGetDefaultTargetTriple")
 
 
