@@ -10,11 +10,12 @@ The steady path of a loop is its body as it runs when no K-min value enters (a m
 the loop is that path; at small n the insertions add to it, and the fraction shows it). Its
 instructions are counted per 16 pairs. The issue limits
 are measured on this core (`measured_limits`: independent FMAs, divides and square roots of
-each width, per cycle of the clock measured by dependent imuls): every vector instruction but
-the register moves issues at the FMA rate (adds, multiplies, min, max, compares, blends and
+each width, vector loads and stores, per cycle of the clock measured by dependent imuls):
+vector arithmetic issues at the FMA rate (adds, multiplies, min, max, compares, blends and
 scalef use the same ports on the cores keir targets), divides and square roots also wait on
-the divider. The slower of the two is the loop's cycles per iteration; at the clock and on
-all cores, the ceiling in G pairs/s; keir's measured rate over it is its fraction.
+the divider, loads (with the memory operands of arithmetic) and stores at their own rates,
+register moves are free. The slowest of these is the loop's cycles per iteration; at the clock
+and on all cores, the ceiling in G pairs/s; keir's measured rate over it is its fraction.
 
 llvm-mca's estimate (LLVM's scheduling model of the CPU, `model_cpu`) is printed beside it,
 not used: LLVM's models can be wrong for the machine at hand. On this Sapphire Rapids VM
@@ -134,7 +135,7 @@ def _rank(body) -> tuple[int, int]:
     """Arithmetic on the widest registers first, then the most of it (memory moves do not
     count: the loop storing the initial states is all stores, K-min's insertion loop spills
     a zmm register but computes on xmm ones)."""
-    arithmetic = [i for i in body if VECTOR.search(i) and not _MEMORY_ONLY.match(i)]
+    arithmetic = vector_kinds(body)[0]
     widths = [max(WIDTH[r[1:4]] for r in VECTOR.findall(i)) for i in arithmetic]
     widest = max(widths, default=0)
     return (widest, widths.count(widest))
@@ -325,7 +326,15 @@ _DIVIDER = re.compile(r"^v(div|sqrt)[ps][sd]\b")
 _MOVE = re.compile(r"^vmov(aps|apd|ups|upd)\s+%[xyz]mm\d+, %[xyz]mm\d+$")  # eliminated at rename
 _LOAD = re.compile(r"^v(mov|broadcast)\w*\s+[^%]*\(")  # memory source, register destination
 _STORE = re.compile(r"^vmov\w*\s+%[xyz]mm\d+, [^%]*\(")
-_MEMORY_ONLY = re.compile(f"{_LOAD.pattern}|{_STORE.pattern}|{_MOVE.pattern}")
+
+
+def vector_kinds(body: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The vector instructions of `body` as (arithmetic, loads, stores); register moves are in
+    none (eliminated at rename)."""
+    vector = [i for i in body if VECTOR.search(i) and not _MOVE.match(i)]
+    loads = [i for i in vector if _LOAD.match(i)]
+    stores = [i for i in vector if _STORE.match(i)]
+    return [i for i in vector if not _LOAD.match(i) and not _STORE.match(i)], loads, stores
 
 
 def port_cycles(body: list[str], width: str, dtype: str, limits: dict) -> float:
@@ -333,10 +342,7 @@ def port_cycles(body: list[str], width: str, dtype: str, limits: dict) -> float:
     divides and square roots also at the divider's, loads (plain ones and the memory operands
     of arithmetic, a reloaded spill) and stores at the measured load and store rates; register
     moves are free (eliminated at rename)."""
-    vector = [i for i in body if VECTOR.search(i) and not _MOVE.match(i)]
-    loads = [i for i in vector if _LOAD.match(i)]
-    stores = [i for i in vector if _STORE.match(i)]
-    arithmetic = [i for i in vector if not _LOAD.match(i) and not _STORE.match(i)]
+    arithmetic, loads, stores = vector_kinds(body)
     memory_operands = sum("(" in i for i in arithmetic)
     divider = 0.0
     for i in arithmetic:
