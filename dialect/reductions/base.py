@@ -66,6 +66,11 @@ class ReductionDef:
     # state that is not L states side by side (KMin: one sorted list packed in the lanes of a
     # vector); None: L lane states, merged lane after lane (`merge`).
     lanes_to_scalar: Callable | None = None
+    # (vector emitter, vector state, shape) -> per lane, the value a one-component formula
+    # value must be below (or NaN against) for the update to change the state: a minimum-like
+    # reduction; keir-tile-cpu then skips a vector whose lower bounds are all at least that
+    # (passes/lowering/screen.py). None: every value may count.
+    threshold: Callable | None = None
 
     def state_len(self, shape: RedShape) -> int:
         """Lanes of the running state, from `init` (no IR: init only makes constants)."""

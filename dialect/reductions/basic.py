@@ -53,6 +53,7 @@ def _extremum(kind: str) -> ReductionDef:
         lambda e, s, sh: s,
         f"{kind} over the reduced index, per component",
         merge=merge,
+        threshold=(lambda e, s, sh: s[0]) if kind == "min" else None,
         grad=_selected_grad,
         selector=f"Arg{kind.capitalize()}",
     )
@@ -96,6 +97,7 @@ def _arg_extremum(kind: str, with_value: bool) -> ReductionDef:
         output=_value_and_index if with_value else (lambda out, k: as_indices(out)),
         indices=True,
         index_lanes=lambda sh: range(sh.f, 2 * sh.f),
+        threshold=(lambda e, s, sh: s[0]) if kind == "min" else None,
     )
 
 

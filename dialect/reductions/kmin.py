@@ -153,6 +153,11 @@ def _update_packed(e, s, f, idx, sh):
     )
 
 
+def _threshold(e, s, sh):
+    """The K-th best of a one-component list, in every lane: what a new value must beat."""
+    return s[2 * sh.f * _vectors(e, sh)]
+
+
 def _lanes_to_scalar(e, s, sh):
     """The scalar layout (K D values, K D indices, D thresholds) of a packed vector state: slot
     k of component d from lane k % L of its vector k // L."""
@@ -262,6 +267,7 @@ register(
         uses_k=True,
         lanewise=False,
         lanes_to_scalar=_lanes_to_scalar,
+        threshold=_threshold,
         merge=_merge,
         index_lanes=_index_lanes,
         output=lambda out, k: by_k(out, k),
@@ -279,6 +285,7 @@ register(
         uses_k=True,
         lanewise=False,
         lanes_to_scalar=_lanes_to_scalar,
+        threshold=_threshold,
         merge=_merge,
         index_lanes=_index_lanes,
         output=lambda out, k: as_indices(by_k(out, k)),
@@ -295,6 +302,7 @@ register(
         uses_k=True,
         lanewise=False,
         lanes_to_scalar=_lanes_to_scalar,
+        threshold=_threshold,
         merge=_merge,
         index_lanes=_index_lanes,
         output=_values_and_indices,

@@ -13,9 +13,11 @@ the stack and the loop ran on loads and stores (see keir-tile-cpu for the figure
 
 The arithmetic is the generic lowering's (dialect.ops.base.sum_lanes): the same terms,
 component k into partial sum k % CHAINS, the first CHAINS terms starting the sums, the sums
-added pairwise at the end. Only where LLVM fuses a product into a multiply-add may differ (in
-unrolled code it may fuse either product of a first add), a rounding of one term apart. The
-exact form is kept: no |x|^2 + |y|^2 - 2 x.y (see keir-tile-cpu).
+added pairwise at the end. Each later term is added by an explicit multiply-add: left to
+LLVM's contraction, which product of an add it fused depended on the surrounding code, so the
+same sum rounded differently in two kernels (the screened search, lowering/screen.py,
+recomputes it for candidates and must match). The generic lowering may still differ by the
+rounding of one term. The exact form is kept: no |x|^2 + |y|^2 - 2 x.y (see keir-tile-cpu).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _block_sums(e, s: WideSum, arrays, rows: list, y_base, L: int) -> list:
     x_rows = [arith.muli(r, index_const(D)) for r in rows]
 
     def terms(k):
-        """term(x[r, k], y[:, k]) for each row; k an index value."""
+        """The two factors of term(x[r, k], y[:, k]) for each row; k an index value."""
         offset = arith.addi(y_base, arith.muli(k, index_const(L)))
         if e.is_vector:
             y = vector.load(e.type, arrays[s.y_pos], [offset])
@@ -114,16 +116,16 @@ def _block_sums(e, s: WideSum, arrays, rows: list, y_base, L: int) -> list:
             x = e.splat(memref.load(arrays[s.x_pos], [arith.addi(x_row, k)]))
             if s.square:  # y - x = -(x - y) exactly; x as the subtrahend becomes the
                 d = e.sub(y, x)  # memory operand of the subtract (a broadcast load folded in)
-                out.append(e.mul(d, d))
+                out.append((d, d))
             else:
-                out.append(e.mul(*((x, y) if s.x_first else (y, x))))
+                out.append((x, y) if s.x_first else (y, x))
         return out
 
     # the first CHAINS components start the partial sums (as sum_lanes: D >= WIDE >= 2 CHAINS)
     acc = [[None] * CHAINS for _ in range(R)]
     for k in range(CHAINS):
         for r, t in enumerate(terms(index_const(k))):
-            acc[r][k] = t
+            acc[r][k] = e.mul(*t)
     whole = CHAINS + (D - CHAINS) // CHAINS * CHAINS
     loop = scf.ForOp(index_const(CHAINS), index_const(whole), index_const(CHAINS), _flat(acc))
     with ir.InsertionPoint(loop.body):
@@ -131,12 +133,12 @@ def _block_sums(e, s: WideSum, arrays, rows: list, y_base, L: int) -> list:
         for j in range(CHAINS):
             k = arith.addi(loop.induction_variable, index_const(j))
             for r, t in enumerate(terms(k)):
-                carried[r][j] = e.add(carried[r][j], t)
+                carried[r][j] = e.fma(*t, carried[r][j])
         scf.YieldOp(_flat(carried))
     acc = _unflat(list(loop.results), R)
     for k in range(whole, D):  # the last D % CHAINS components
         for r, t in enumerate(terms(index_const(k))):
-            acc[r][k % CHAINS] = e.add(acc[r][k % CHAINS], t)
+            acc[r][k % CHAINS] = e.fma(*t, acc[r][k % CHAINS])
     return [add_pairwise(e, chains) for chains in acc]
 
 

@@ -1,7 +1,8 @@
 // keir-tile-cpu's micro-kernel for a long sum over the components (passes/lowering/wide_dot.py):
 // SqDist of 18 components for a block of 2 rows. Components 0-3 start 4 partial sums per row,
 // a loop over components 4-15 carries the 2 x 4 sums (each column component loaded once for
-// both rows, each row value a scalar load), components 16-17 are added after it; then the
+// both rows, each row value a scalar load, each term added by an explicit multiply-add),
+// components 16-17 are added after it; then the
 // rest of the formula (the exponential) runs on the sums.
 // RUN: keir opt %s --pipeline keir-tile-cpu{lanes=8,rows=2},canonicalize,cse
 
@@ -24,88 +25,77 @@ module {
 // CHECK:           vector.load %[[Y]]
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
 // CHECK:           arith.mulf
-// CHECK:           vector.load %[[Y]]
-// CHECK:           memref.load %[[X]]
-// CHECK:           arith.subf
-// CHECK:           arith.mulf
-// CHECK:           memref.load %[[X]]
-// CHECK:           arith.subf
 // CHECK:           arith.mulf
 // CHECK:           vector.load %[[Y]]
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
+// CHECK:           arith.mulf
 // CHECK:           arith.mulf
 // CHECK:           vector.load %[[Y]]
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
+// CHECK:           arith.mulf
+// CHECK:           arith.mulf
+// CHECK:           vector.load %[[Y]]
+// CHECK:           memref.load %[[X]]
+// CHECK:           arith.subf
+// CHECK:           memref.load %[[X]]
+// CHECK:           arith.subf
+// CHECK:           arith.mulf
 // CHECK:           arith.mulf
 // CHECK:           scf.for %{{.*}} = %c4 to %c16 step %c4 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             vector.load %[[Y]]
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
-// CHECK:             arith.addf
-// CHECK:             arith.addf
+// CHECK:             math.fma
+// CHECK:             math.fma
 // CHECK:             vector.load %[[Y]]
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
-// CHECK:             arith.addf
-// CHECK:             arith.addf
+// CHECK:             math.fma
+// CHECK:             math.fma
 // CHECK:             vector.load %[[Y]]
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
-// CHECK:             arith.addf
-// CHECK:             arith.addf
+// CHECK:             math.fma
+// CHECK:             math.fma
 // CHECK:             vector.load %[[Y]]
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
 // CHECK:             memref.load %[[X]]
 // CHECK:             arith.subf
-// CHECK:             arith.mulf
-// CHECK:             arith.addf
-// CHECK:             arith.addf
+// CHECK:             math.fma
+// CHECK:             math.fma
 // CHECK-NOT:         memref.load
 // CHECK:             scf.yield
 // components 16-17
 // CHECK:           vector.load %[[Y]]
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
-// CHECK:           arith.addf
-// CHECK:           arith.addf
+// CHECK:           math.fma
+// CHECK:           math.fma
 // CHECK:           vector.load %[[Y]]
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
 // CHECK:           memref.load %[[X]]
 // CHECK:           arith.subf
-// CHECK:           arith.mulf
-// CHECK:           arith.addf
+// CHECK:           math.fma
+// CHECK:           math.fma
 // CHECK:           arith.addf
 // CHECK-COUNT-2:   math.exp %{{.*}} : vector<8xf32>
 // CHECK:           scf.yield
