@@ -308,10 +308,14 @@ class _Kernel:
         stop = arith.cmpi(arith.CmpIPredicate.ne, flag, arith.constant(i64, 0))
         return arith.select(stop, b0, b1)
 
+    def block_row_indices(self, block) -> list:
+        """The R rows of the block (clamped to the last row: _clamped_row)."""
+        first = arith.muli(block, index_const(self.R))
+        return [_clamped_row(first, k, self.rows) for k in range(self.R)]
+
     def block_rows(self, block):
         """(the rows of the block, per row {pos: scalar lanes of its variables})."""
-        first = arith.muli(block, index_const(self.R))
-        rows = [_clamped_row(first, k, self.rows) for k in range(self.R)]
+        rows = self.block_row_indices(block)
         return rows, [row_values(self.sig, self.arrays, r, self.row_positions) for r in rows]
 
     def vector_chunk(self, b0, b1) -> None:
@@ -342,9 +346,8 @@ class _Kernel:
         with ir.InsertionPoint(each.body):
             save(each.induction_variable, _flat(template))
             if screened is not None:
-                first = arith.muli(each.induction_variable, index_const(self.R))
-                rows = [_clamped_row(first, r, self.rows) for r in range(self.R)]
-                screened.rows(each.induction_variable, b0, rows)
+                block = each.induction_variable
+                screened.rows(block, b0, self.block_row_indices(block))
             scf.YieldOp([])
         tiles = scf.ForOp(index_const(0), n_vec, index_const(self.T), [])
         with ir.InsertionPoint(tiles.body):
